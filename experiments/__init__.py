@@ -1,0 +1,1 @@
+"""Experiments run on jaxnets: the demo now, config-driven sweeps later."""

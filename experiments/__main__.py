@@ -1,0 +1,3 @@
+from experiments.demo import main
+
+main()

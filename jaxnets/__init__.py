@@ -1,0 +1,11 @@
+"""jaxnets: classic neural networks as pure JAX functions."""
+
+from . import core as core
+from . import data as data
+from . import layers as layers
+from . import models as models
+from . import train as train
+from .core import Cell as Cell
+from .core import Layer as Layer
+
+__version__ = "0.1.0"

@@ -1,0 +1,9 @@
+"""The contracts (Layer, Cell) and the shape checks everything else builds on."""
+
+from ._shapes import along_last_axis as along_last_axis
+from ._shapes import as_tuple as as_tuple
+from ._shapes import check_input_shape as check_input_shape
+from ._shapes import check_shape as check_shape
+from ._shapes import output_shape as output_shape
+from ._types import Cell as Cell
+from ._types import Layer as Layer

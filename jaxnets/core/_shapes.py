@@ -1,0 +1,82 @@
+"""Shape checks that raise at trace time, and output shapes inferred from apply."""
+
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+
+
+def check_shape(where: str, name: str, x, expected: Sequence) -> None:
+    """Raise ``ValueError`` unless ``x.shape`` matches ``expected``.
+
+    ``expected`` holds ints (must match), ``None`` (any size) and at most one
+    leading ``...`` (any number of leading batch axes).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> check_shape("dense.apply", "x", jnp.zeros((2, 3)), (..., 4))
+      Traceback (most recent call last):
+      ...
+      ValueError: dense.apply: `x` must have shape (..., 4), got (2, 3).
+    """
+    shape = tuple(jnp.shape(x))
+    pattern = tuple(expected)
+    if pattern[:1] == (...,):
+        fixed = pattern[1:]
+        ok = len(shape) >= len(fixed) and _matches(shape[len(shape) - len(fixed) :], fixed)
+    else:
+        ok = len(shape) == len(pattern) and _matches(shape, pattern)
+    if not ok:
+        raise ValueError(f"{where}: `{name}` must have shape {_show(pattern)}, got {shape}.")
+
+
+def _matches(shape, pattern) -> bool:
+    return all(p is None or p == s for s, p in zip(shape, pattern))
+
+
+def _show(pattern) -> str:
+    parts = ["..." if p is ... else "?" if p is None else str(p) for p in pattern]
+    return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
+
+
+def output_shape(apply, params, state, input_shape, dtype) -> tuple:
+    """The per-example output shape of ``apply`` on a batch of one, traced, not run."""
+    x = jax.ShapeDtypeStruct((1, *input_shape), dtype)
+    y, _ = jax.eval_shape(lambda p, s, x: apply(p, s, x), params, state, x)
+    return jax.tree.map(lambda leaf: tuple(leaf.shape[1:]), y)
+
+
+def as_tuple(where: str, name: str, value, ndim: int) -> tuple:
+    """An int or a length-``ndim`` sequence of ints as a tuple of ``ndim`` positive ints."""
+    values = (value,) * ndim if isinstance(value, int) else tuple(value)
+    if len(values) != ndim or not all(isinstance(v, int) and v > 0 for v in values):
+        raise ValueError(
+            f"{where}: `{name}` must be a positive int or {ndim} positive ints, got {value!r}."
+        )
+    return values
+
+
+def check_input_shape(where: str, input_shape, rank: int | None = None) -> tuple:
+    """``input_shape`` (batch axis excluded) as a tuple of positive ints of the given rank."""
+    try:
+        shape = tuple(input_shape)
+    except TypeError:
+        shape = None
+    if shape is None or not all(isinstance(d, int) and d > 0 for d in shape):
+        raise TypeError(
+            f"{where}: `input_shape` must be a tuple of positive ints without the batch "
+            f"axis, got {input_shape!r}."
+        )
+    if rank is not None and len(shape) != rank:
+        raise ValueError(
+            f"{where}: `input_shape` must have {rank} axes (batch axis excluded), got {shape}."
+        )
+    return shape
+
+
+def along_last_axis(v, ndim: int):
+    """Reshape a (C,) vector to broadcast explicitly over the last of ``ndim`` axes.
+
+    Explicit so that models work under ``jax_numpy_rank_promotion="raise"``.
+    """
+    return v.reshape((1,) * (ndim - 1) + (-1,))

@@ -1,0 +1,37 @@
+"""The two contracts every building block of jaxnets follows: Layer and Cell."""
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+
+class Layer(NamedTuple):
+    """A feed-forward layer: two pure functions and a name.
+
+    ``init(key, input_shape) -> (output_shape, params, state)``
+      ``input_shape`` excludes the batch axis. ``params`` (trained) and ``state``
+      (not trained, e.g. batch-norm running statistics; ``{}`` when there is none)
+      are dict pytrees of arrays.
+
+    ``apply(params, state, x, *, key=None, train=False) -> (y, new_state)``
+      ``x`` has the batch axes first, then ``input_shape``. ``key`` feeds
+      stochastic layers (dropout) and is required only when they are active.
+
+    ``name`` labels the layer in ``summary`` and in error messages.
+    ``children`` lists ``(name, Layer)`` pairs of a combinator, for ``summary``.
+    """
+
+    init: Callable[..., Any]
+    apply: Callable[..., Any]
+    name: str
+    children: tuple = ()
+
+
+class Cell(NamedTuple):
+    """A recurrent cell: ``init(key, input_size) -> params``,
+    ``initial_carry(params, batch_shape) -> carry`` and
+    ``step(params, carry, x_t) -> (carry, y_t)``, the ``lax.scan`` body signature.
+    """
+
+    init: Callable[..., Any]
+    initial_carry: Callable[..., Any]
+    step: Callable[..., Any]

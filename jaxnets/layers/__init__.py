@@ -1,0 +1,24 @@
+"""Feed-forward layers and combinators, each a ``Layer(init, apply)`` pair.
+
+Contract (batch axis excluded from ``input_shape``):
+
+  init(key, input_shape) -> (output_shape, params, state)
+  apply(params, state, x, *, key=None, train=False) -> (y, new_state)
+"""
+
+from ._combinators import parallel as parallel
+from ._combinators import residual as residual
+from ._combinators import serial as serial
+from ._conv import conv1d as conv1d
+from ._conv import conv2d as conv2d
+from ._dense import dense as dense
+from ._dropout import dropout as dropout
+from ._embedding import embedding as embedding
+from ._norm import batch_norm as batch_norm
+from ._pool import avg_pool1d as avg_pool1d
+from ._pool import avg_pool2d as avg_pool2d
+from ._pool import max_pool1d as max_pool1d
+from ._pool import max_pool2d as max_pool2d
+from ._reshape import activation as activation
+from ._reshape import flatten as flatten
+from ._summary import summary as summary

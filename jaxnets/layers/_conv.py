@@ -1,0 +1,173 @@
+"""Convolution over one or two spatial axes (NWC / NHWC), on lax.conv_general_dilated."""
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+from jax.nn.initializers import glorot_uniform, zeros
+
+from jaxnets.core import (
+    Layer,
+    along_last_axis,
+    as_tuple,
+    check_input_shape,
+    check_shape,
+    output_shape,
+)
+
+from ._window import check_window, explicit_pads, padding_pairs
+
+_LAYOUTS = {1: ("NWC", "WIO", "NWC"), 2: ("NHWC", "HWIO", "NHWC")}
+
+
+def _conv(
+    ndim,
+    filters,
+    kernel_size,
+    strides,
+    padding,
+    dilation,
+    activation,
+    use_bias,
+    w_init,
+    b_init,
+    dtype,
+    name,
+) -> Layer:
+    if not isinstance(filters, int) or filters <= 0:
+        raise ValueError(f"{name}: `filters` must be a positive int, got {filters!r}.")
+    kernel = as_tuple(name, "kernel_size", kernel_size, ndim)
+    strides = as_tuple(name, "strides", strides, ndim)
+    dilation = as_tuple(name, "dilation", dilation, ndim)
+    padding = padding_pairs(name, padding, ndim)
+
+    def init(key, input_shape):
+        shape = check_input_shape(f"{name}.init", input_shape, ndim + 1)
+        k_w, k_b = jax.random.split(key)
+        params = {"w": w_init(k_w, (*kernel, shape[-1], filters), dtype)}
+        if use_bias:
+            params["b"] = b_init(k_b, (filters,), dtype)
+        return output_shape(apply, params, {}, shape, dtype), params, {}
+
+    def apply(params, state, x, *, key=None, train=False):
+        in_channels = params["w"].shape[-2]
+        check_shape(f"{name}.apply", "x", x, (None,) * (ndim + 1) + (in_channels,))
+        pads = explicit_pads(x.shape[1:-1], kernel, strides, dilation, padding)
+        check_window(f"{name}.apply", x.shape[1:-1], kernel, dilation, pads)
+        y = lax.conv_general_dilated(
+            x,
+            params["w"],
+            window_strides=strides,
+            padding=pads,
+            rhs_dilation=dilation,
+            dimension_numbers=_LAYOUTS[ndim],
+        )
+        if use_bias:
+            y = y + along_last_axis(params["b"], y.ndim)
+        return (y if activation is None else activation(y)), state
+
+    return Layer(init, apply, name)
+
+
+def conv1d(
+    filters: int,
+    kernel_size,
+    *,
+    strides=1,
+    padding="valid",
+    dilation=1,
+    activation: Callable | None = None,
+    use_bias: bool = True,
+    w_init: Callable = glorot_uniform(),
+    b_init: Callable = zeros,
+    dtype=jnp.float32,
+    name: str = "conv1d",
+) -> Layer:
+    """1-D convolution (cross-correlation, as in every framework) over x (B, W, C).
+
+      y[b, i, f] = activation(sum_{k, c} x_pad[b, i * s + k * d, c] w[k, c, f] + b[f])
+
+    Output width: (W + p_lo + p_hi - d * (K - 1) - 1) // s + 1.
+
+    Args:
+      filters: F, the number of output channels.
+      kernel_size: K, an int or a 1-tuple.
+      strides: s, a positive int.
+      padding: ``"valid"`` (none), ``"same"`` (output width ceil(W / s)), an int p
+        (p zeros on both sides), or a (low, high) pair.
+      dilation: d, spacing between kernel taps.
+      activation: elementwise function applied last; ``None`` for linear.
+      use_bias: add ``b``.
+      w_init, b_init: initializers for ``w`` (K, C, F) and ``b`` (F,).
+
+    Returns:
+      A Layer mapping (B, W, C) to (B, W', F). Params: ``w`` (K, C, F), ``b`` (F,).
+    """
+    return _conv(
+        1,
+        filters,
+        kernel_size,
+        strides,
+        padding,
+        dilation,
+        activation,
+        use_bias,
+        w_init,
+        b_init,
+        dtype,
+        name,
+    )
+
+
+def conv2d(
+    filters: int,
+    kernel_size,
+    *,
+    strides=1,
+    padding="valid",
+    dilation=1,
+    activation: Callable | None = None,
+    use_bias: bool = True,
+    w_init: Callable = glorot_uniform(),
+    b_init: Callable = zeros,
+    dtype=jnp.float32,
+    name: str = "conv2d",
+) -> Layer:
+    """2-D convolution (cross-correlation) over images x (B, height, width, C).
+
+      y[b, i, j, f] = activation(
+          sum_{m, n, c} x_pad[b, i*s_h + m*d_h, j*s_w + n*d_w, c] w[m, n, c, f] + b[f])
+
+    Output size per spatial axis: (h + p_lo + p_hi - d * (k - 1) - 1) // s + 1, which
+    is the textbook's (h + 2p - k) / s + 1 for d = 1 and symmetric padding.
+
+    Args:
+      filters: F, the number of output channels.
+      kernel_size: an int k or a pair (k_h, k_w).
+      strides: an int or a pair.
+      padding: ``"valid"``, ``"same"``, an int p, a pair of ints, or a pair of
+        (low, high) pairs.
+      dilation: an int or a pair.
+      activation: elementwise function applied last; ``None`` for linear.
+      use_bias: add ``b``.
+      w_init, b_init: initializers for ``w`` (k_h, k_w, C, F) (HWIO) and ``b`` (F,).
+
+    Returns:
+      A Layer mapping (B, h, w, C) to (B, h', w', F). Params: ``w`` (k_h, k_w, C, F),
+      ``b`` (F,).
+    """
+    return _conv(
+        2,
+        filters,
+        kernel_size,
+        strides,
+        padding,
+        dilation,
+        activation,
+        use_bias,
+        w_init,
+        b_init,
+        dtype,
+        name,
+    )

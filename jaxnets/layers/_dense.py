@@ -1,0 +1,56 @@
+"""Dense (fully connected) layer: y = activation(x w + b)."""
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+from jax.nn.initializers import glorot_uniform, zeros
+
+from jaxnets.core import Layer, along_last_axis, check_input_shape, check_shape, output_shape
+
+
+def dense(
+    features: int,
+    *,
+    activation: Callable | None = None,
+    use_bias: bool = True,
+    w_init: Callable = glorot_uniform(),
+    b_init: Callable = zeros,
+    dtype=jnp.float32,
+    name: str = "dense",
+) -> Layer:
+    """Fully connected layer, ``y = activation(x @ w + b)`` over the last axis.
+
+    Args:
+      features: O, the number of outputs.
+      activation: an elementwise function such as ``jax.nn.relu``; ``None`` for linear.
+      use_bias: add ``b``.
+      w_init, b_init: ``jax.nn.initializers`` for ``w`` (D, O) and ``b`` (O,); the
+        defaults are Keras's (Glorot uniform, zeros).
+      dtype: dtype of the params.
+      name: label in ``summary`` and error messages.
+
+    Returns:
+      A Layer mapping x (..., D) to y (..., O). Params: ``w`` (D, O), ``b`` (O,).
+    """
+    if not isinstance(features, int) or features <= 0:
+        raise ValueError(f"{name}: `features` must be a positive int, got {features!r}.")
+
+    def init(key, input_shape):
+        shape = check_input_shape(f"{name}.init", input_shape)
+        if not shape:
+            raise ValueError(f"{name}.init: `input_shape` must have at least one axis, got ().")
+        k_w, k_b = jax.random.split(key)
+        params = {"w": w_init(k_w, (shape[-1], features), dtype)}
+        if use_bias:
+            params["b"] = b_init(k_b, (features,), dtype)
+        return output_shape(apply, params, {}, shape, dtype), params, {}
+
+    def apply(params, state, x, *, key=None, train=False):
+        check_shape(f"{name}.apply", "x", x, (..., params["w"].shape[0]))
+        y = x @ params["w"]
+        if use_bias:
+            y = y + along_last_axis(params["b"], y.ndim)
+        return (y if activation is None else activation(y)), state
+
+    return Layer(init, apply, name)

@@ -1,0 +1,46 @@
+"""Embedding: integer ids to learned vectors."""
+
+from collections.abc import Callable
+
+import jax.numpy as jnp
+from jax.nn.initializers import normal
+
+from jaxnets.core import Layer, check_input_shape, output_shape
+
+
+def embedding(
+    vocab_size: int,
+    features: int,
+    *,
+    e_init: Callable = normal(stddev=1.0),
+    dtype=jnp.float32,
+    name: str = "embedding",
+) -> Layer:
+    """Look up row ``x`` of a (vocab_size, features) table.
+
+    Ids outside [0, vocab_size) give NaN rows (``jnp.take(mode="fill")``): under
+    ``jit`` they cannot raise, and NaN cannot pass for a real embedding.
+
+    Args:
+      vocab_size: V, the number of ids.
+      features: E, the embedding size.
+      e_init: initializer of ``table`` (V, E); the default is N(0, 1), as in PyTorch.
+
+    Returns:
+      A Layer mapping int ids (B, ...) to (B, ..., E). Params: ``table`` (V, E).
+    """
+    for arg, value in (("vocab_size", vocab_size), ("features", features)):
+        if not isinstance(value, int) or value <= 0:
+            raise ValueError(f"{name}: `{arg}` must be a positive int, got {value!r}.")
+
+    def init(key, input_shape):
+        shape = check_input_shape(f"{name}.init", input_shape)
+        params = {"table": e_init(key, (vocab_size, features), dtype)}
+        return output_shape(apply, params, {}, shape, jnp.int32), params, {}
+
+    def apply(params, state, x, *, key=None, train=False):
+        if not jnp.issubdtype(x.dtype, jnp.integer):
+            raise TypeError(f"{name}.apply: `x` must hold integer ids, got dtype {x.dtype}.")
+        return jnp.take(params["table"], x, axis=0, mode="fill"), state
+
+    return Layer(init, apply, name)

@@ -1,0 +1,86 @@
+"""Batch normalization (Ioffe & Szegedy, 2015)."""
+
+import math
+
+import jax.numpy as jnp
+from jax import lax
+
+from jaxnets.core import Layer, along_last_axis, check_input_shape, check_shape
+
+
+def batch_norm(
+    *,
+    momentum: float = 0.9,
+    eps: float = 1e-5,
+    use_scale: bool = True,
+    use_bias: bool = True,
+    dtype=jnp.float32,
+    name: str = "batch_norm",
+) -> Layer:
+    """Normalize each feature (the last axis) with batch or running statistics.
+
+    In training (``train=True``), over every axis but the last (B for dense inputs;
+    B, height, width for images):
+
+      y = scale * (x - mean) / sqrt(var + eps) + bias      (var: biased, / n)
+      running_mean = momentum * running_mean + (1 - momentum) * mean
+      running_var  = momentum * running_var  + (1 - momentum) * var * n / (n - 1)
+
+    The running variance takes the unbiased batch variance, as in the paper and in
+    PyTorch. In evaluation the running statistics replace the batch ones and the
+    state is returned unchanged.
+
+    Args:
+      momentum: decay of the running averages. PyTorch's ``momentum`` is
+        ``1 - momentum`` here (its default 0.1 is this default 0.9).
+      eps: added to the variance.
+      use_scale, use_bias: learn ``scale`` (C,) and ``bias`` (C,).
+
+    Returns:
+      A Layer with params ``scale``, ``bias`` (C,) and state ``mean``, ``var`` (C,).
+    """
+    if not 0.0 <= momentum <= 1.0:
+        raise ValueError(f"{name}: `momentum` must be in [0, 1], got {momentum!r}.")
+    if eps <= 0:
+        raise ValueError(f"{name}: `eps` must be positive, got {eps!r}.")
+
+    def init(key, input_shape):
+        shape = check_input_shape(f"{name}.init", input_shape)
+        if not shape:
+            raise ValueError(f"{name}.init: `input_shape` must have a feature axis, got ().")
+        features = shape[-1]
+        params = {}
+        if use_scale:
+            params["scale"] = jnp.ones((features,), dtype)
+        if use_bias:
+            params["bias"] = jnp.zeros((features,), dtype)
+        state = {"mean": jnp.zeros((features,), dtype), "var": jnp.ones((features,), dtype)}
+        return shape, params, state
+
+    def apply(params, state, x, *, key=None, train=False):
+        check_shape(f"{name}.apply", "x", x, (..., state["mean"].shape[0]))
+        if train:
+            axes = tuple(range(x.ndim - 1))
+            n = math.prod(x.shape[:-1])
+            if n < 2:
+                raise ValueError(
+                    f"{name}.apply: training needs more than one value per feature, got "
+                    f"`x` of shape {x.shape}."
+                )
+            mean = x.mean(axes)
+            var = x.var(axes)
+            new_state = {
+                "mean": momentum * state["mean"] + (1 - momentum) * lax.stop_gradient(mean),
+                "var": momentum * state["var"]
+                + (1 - momentum) * lax.stop_gradient(var) * (n / (n - 1)),
+            }
+        else:
+            mean, var, new_state = state["mean"], state["var"], state
+        y = (x - along_last_axis(mean, x.ndim)) * along_last_axis(lax.rsqrt(var + eps), x.ndim)
+        if use_scale:
+            y = y * along_last_axis(params["scale"], x.ndim)
+        if use_bias:
+            y = y + along_last_axis(params["bias"], x.ndim)
+        return y, new_state
+
+    return Layer(init, apply, name)

@@ -1,0 +1,173 @@
+"""Convolution: torch with copied weights, the textbook's worked example, sizes, grads."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from jax.test_util import check_grads
+
+from jaxnets.layers import conv1d, conv2d
+
+
+def _init(layer, input_shape, seed=0):
+    return layer.init(jax.random.key(seed), input_shape)
+
+
+def _torch_conv2d(x, w, b, stride, padding, dilation):
+    y = F.conv2d(
+        torch.tensor(np.asarray(x)).permute(0, 3, 1, 2),
+        torch.tensor(np.asarray(w)).permute(3, 2, 0, 1),
+        torch.tensor(np.asarray(b)),
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+    )
+    return y.permute(0, 2, 3, 1).numpy()
+
+
+@pytest.mark.parametrize(
+    "kernel, stride, padding, dilation",
+    [(3, 1, 0, 1), (3, 2, 1, 1), ((3, 2), (2, 1), (1, 0), 1), (3, 1, 2, 2), (5, 2, 2, 1)],
+)
+def test_conv2d_matches_torch(rng, kernel, stride, padding, dilation):
+    layer = conv2d(4, kernel, strides=stride, padding=padding, dilation=dilation)
+    out_shape, params, _ = _init(layer, (9, 8, 3))
+    params = {**params, "b": jnp.asarray(rng.normal(size=4), jnp.float32)}
+    x = rng.normal(size=(2, 9, 8, 3)).astype(np.float32)
+    y, _ = layer.apply(params, {}, x)
+    expected = _torch_conv2d(x, params["w"], params["b"], stride, padding, dilation)
+    assert y.shape == (2, *out_shape)
+    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("stride, padding, dilation", [(1, 0, 1), (2, 1, 1), (1, 2, 2), (3, 1, 1)])
+def test_conv1d_matches_torch(rng, stride, padding, dilation):
+    layer = conv1d(5, 3, strides=stride, padding=padding, dilation=dilation)
+    out_shape, params, _ = _init(layer, (11, 3))
+    x = rng.normal(size=(2, 11, 3)).astype(np.float32)
+    y, _ = layer.apply(params, {}, x)
+    expected = F.conv1d(
+        torch.from_numpy(x).permute(0, 2, 1),
+        torch.tensor(np.asarray(params["w"])).permute(2, 1, 0),
+        torch.tensor(np.asarray(params["b"])),
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+    ).permute(0, 2, 1)
+    assert y.shape == (2, *out_shape)
+    np.testing.assert_allclose(y, expected.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_same_padding_keeps_size_at_stride_1_and_halves_at_stride_2(rng):
+    x = rng.normal(size=(2, 7, 6, 3)).astype(np.float32)
+    for stride, expected in ((1, (7, 6)), (2, (4, 3))):
+        layer = conv2d(2, 3, strides=stride, padding="same")
+        _, params, _ = _init(layer, (7, 6, 3))
+        y, _ = layer.apply(params, {}, x)
+        assert y.shape == (2, *expected, 2)
+    # At stride 1 'same' is symmetric padding 1 for a 3x3 kernel.
+    layer = conv2d(2, 3, padding="same")
+    _, params, _ = _init(layer, (7, 6, 3))
+    y, _ = layer.apply(params, {}, x)
+    np.testing.assert_allclose(
+        y, _torch_conv2d(x, params["w"], params["b"], 1, 1, 1), rtol=1e-5, atol=1e-5
+    )
+
+
+# The textbook's worked example: a 5x5 binary image and a 3x3 "X" filter, bias 0.
+IMAGE = np.array(
+    [[1, 1, 1, 0, 0], [0, 1, 1, 1, 0], [0, 0, 1, 1, 1], [0, 0, 1, 1, 0], [0, 1, 1, 0, 0]],
+    np.float32,
+)
+FILTER = np.array([[1, 0, 1], [0, 1, 0], [1, 0, 1]], np.float32)
+
+
+@pytest.mark.parametrize(
+    "stride, expected",
+    [(1, [[4, 3, 4], [2, 4, 3], [2, 3, 4]]), (2, [[4, 4], [2, 4]])],
+)
+def test_textbook_feature_map(stride, expected):
+    layer = conv2d(1, 3, strides=stride, use_bias=False)
+    params = {"w": jnp.asarray(FILTER)[:, :, None, None]}
+    y, _ = layer.apply(params, {}, jnp.asarray(IMAGE)[None, :, :, None])
+    np.testing.assert_array_equal(y[0, :, :, 0], np.array(expected, np.float32))
+
+
+def test_textbook_feature_map_with_padding_1():
+    # Hand-computed from the definition a_ij = sum_mn w_mn x_(i+m)(j+n) on the padded image.
+    padded = np.pad(IMAGE, 1)
+    expected = np.array(
+        [[np.sum(padded[i : i + 3, j : j + 3] * FILTER) for j in range(5)] for i in range(5)]
+    )
+    layer = conv2d(1, 3, padding=1, use_bias=False)
+    y, _ = layer.apply({"w": jnp.asarray(FILTER)[:, :, None, None]}, {}, IMAGE[None, :, :, None])
+    np.testing.assert_array_equal(y[0, :, :, 0], expected)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    h=st.integers(1, 12),
+    k=st.integers(1, 5),
+    p=st.integers(0, 3),
+    s=st.integers(1, 4),
+)
+def test_output_size_formula(h, k, p, s):
+    assume(k <= h + 2 * p)
+    layer = conv2d(2, k, strides=s, padding=p)
+    out_shape, _, _ = layer.init(jax.random.key(0), (h, h + 1, 1))
+    assert out_shape == ((h + 2 * p - k) // s + 1, (h + 1 + 2 * p - k) // s + 1, 2)
+
+
+def test_conv_gradients_match_finite_differences(rng):
+    with jax.enable_x64(True):
+        layer = conv2d(2, 3, strides=2, padding=1, activation=jnp.tanh, dtype=jnp.float64)
+        _, params, _ = _init(layer, (5, 4, 3))
+        x = jnp.asarray(rng.normal(size=(2, 5, 4, 3)))
+
+        def f(params, x):
+            return layer.apply(params, {}, x)[0]
+
+        check_grads(f, (params, x), order=1, modes=("rev",))
+
+
+def test_conv_rejects_wrong_channels():
+    layer = conv2d(4, 3)
+    _, params, _ = _init(layer, (28, 28, 1))
+    with pytest.raises(
+        ValueError, match=r"`x` must have shape \(\?, \?, \?, 1\), got \(2, 28, 28, 3\)"
+    ):
+        layer.apply(params, {}, jnp.zeros((2, 28, 28, 3)))
+
+
+def test_conv_rejects_kernel_larger_than_padded_input():
+    with pytest.raises(
+        ValueError, match=r"larger than spatial axis 0 of `x` after padding: 3 \+ 1"
+    ):
+        conv2d(4, 6, padding=1).init(jax.random.key(0), (3, 8, 1))
+
+
+@pytest.mark.parametrize(
+    "kwargs, argument",
+    [
+        ({"strides": -1}, "strides"),
+        ({"strides": 0}, "strides"),
+        ({"dilation": (1, 2, 3)}, "dilation"),
+        ({"padding": -1}, "padding"),
+        ({"padding": "full"}, "padding"),
+        ({"kernel_size": 0}, "kernel_size"),
+        ({"filters": 0}, "filters"),
+    ],
+)
+def test_conv_rejects_bad_arguments(kwargs, argument):
+    args = {"filters": 4, "kernel_size": 3, **kwargs}
+    with pytest.raises(ValueError, match=f"`{argument}`"):
+        conv2d(args.pop("filters"), args.pop("kernel_size"), **args)
+
+
+def test_conv_rejects_wrong_input_rank():
+    with pytest.raises(ValueError, match=r"`input_shape` must have 3 axes"):
+        conv2d(4, 3).init(jax.random.key(0), (28, 28))
