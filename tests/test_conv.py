@@ -29,12 +29,13 @@ def _torch_conv2d(x, w, b, stride, padding, dilation):
     return y.permute(0, 2, 3, 1).numpy()
 
 
+@pytest.mark.parametrize("impl", ["lax", "patches"])
 @pytest.mark.parametrize(
     "kernel, stride, padding, dilation",
     [(3, 1, 0, 1), (3, 2, 1, 1), ((3, 2), (2, 1), (1, 0), 1), (3, 1, 2, 2), (5, 2, 2, 1)],
 )
-def test_conv2d_matches_torch(rng, kernel, stride, padding, dilation):
-    layer = conv2d(4, kernel, strides=stride, padding=padding, dilation=dilation)
+def test_conv2d_matches_torch(rng, kernel, stride, padding, dilation, impl):
+    layer = conv2d(4, kernel, strides=stride, padding=padding, dilation=dilation, impl=impl)
     out_shape, params, _ = _init(layer, (9, 8, 3))
     params = {**params, "b": jnp.asarray(rng.normal(size=4), jnp.float32)}
     x = rng.normal(size=(2, 9, 8, 3)).astype(np.float32)
@@ -44,9 +45,10 @@ def test_conv2d_matches_torch(rng, kernel, stride, padding, dilation):
     np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("impl", ["lax", "patches"])
 @pytest.mark.parametrize("stride, padding, dilation", [(1, 0, 1), (2, 1, 1), (1, 2, 2), (3, 1, 1)])
-def test_conv1d_matches_torch(rng, stride, padding, dilation):
-    layer = conv1d(5, 3, strides=stride, padding=padding, dilation=dilation)
+def test_conv1d_matches_torch(rng, stride, padding, dilation, impl):
+    layer = conv1d(5, 3, strides=stride, padding=padding, dilation=dilation, impl=impl)
     out_shape, params, _ = _init(layer, (11, 3))
     x = rng.normal(size=(2, 11, 3)).astype(np.float32)
     y, _ = layer.apply(params, {}, x)
@@ -122,9 +124,19 @@ def test_output_size_formula(h, k, p, s):
     assert out_shape == ((h + 2 * p - k) // s + 1, (h + 1 + 2 * p - k) // s + 1, 2)
 
 
-def test_conv_gradients_match_finite_differences(rng):
+@pytest.mark.parametrize("impl", ["lax", "patches"])
+def test_conv_gradients_match_finite_differences(rng, impl):
     with jax.enable_x64(True):
-        layer = conv2d(2, 3, strides=2, padding=1, activation=jnp.tanh, dtype=jnp.float64)
+        layer = conv2d(
+            2,
+            3,
+            strides=2,
+            padding=1,
+            dilation=(1, 2),
+            activation=jnp.tanh,
+            dtype=jnp.float64,
+            impl=impl,
+        )
         _, params, _ = _init(layer, (5, 4, 3))
         x = jnp.asarray(rng.normal(size=(2, 5, 4, 3)))
 
@@ -160,6 +172,7 @@ def test_conv_rejects_kernel_larger_than_padded_input():
         ({"padding": "full"}, "padding"),
         ({"kernel_size": 0}, "kernel_size"),
         ({"filters": 0}, "filters"),
+        ({"impl": "cudnn"}, "impl"),
     ],
 )
 def test_conv_rejects_bad_arguments(kwargs, argument):

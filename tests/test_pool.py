@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from jax import lax
+from jax.test_util import check_grads
 
 from jaxnets.layers import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
 
@@ -54,19 +54,28 @@ def test_pool1d_matches_torch(rng, kind, size, stride, padding):
     np.testing.assert_allclose(_pool(layer, x), expected.permute(0, 2, 1).numpy(), rtol=1e-5)
 
 
-def test_tiled_max_pool_gradient_equals_reduce_window_without_ties(rng):
-    # Distinct values: the gradient goes to each window's unique maximum either way.
-    x = jnp.asarray(rng.permutation(2 * 9 * 7 * 3).reshape(2, 9, 7, 3), jnp.float32)
-    layer = max_pool2d(2)
+@pytest.mark.parametrize("size, stride, padding", [(2, None, 0), ((3, 2), None, 0), (3, 2, 1)])
+def test_max_pool_gradient_matches_torch_including_ties(rng, size, stride, padding):
+    # Small integers make many windows hold tied maxima; both route to the first one.
+    x = rng.integers(0, 3, size=(2, 9, 7, 3)).astype(np.float32)
+    g = rng.normal(size=_pool(max_pool2d(size, strides=stride, padding=padding), x).shape)
+    layer = max_pool2d(size, strides=stride, padding=padding)
 
-    def tiled(x):
-        return jnp.sum(layer.apply({}, {}, x)[0] ** 2)
+    def f(x):
+        return jnp.sum(layer.apply({}, {}, x)[0] * g)
 
-    def reference(x):
-        window = (1, 2, 2, 1)
-        return jnp.sum(lax.reduce_window(x, -jnp.inf, lax.max, window, window, "VALID") ** 2)
+    x_torch = _nchw(x).requires_grad_()
+    out = F.max_pool2d(x_torch, size, stride=stride, padding=padding)
+    out.backward(_nchw(g.astype(np.float32)))
+    expected = x_torch.grad.permute(0, 2, 3, 1).numpy()
+    np.testing.assert_allclose(jax.grad(f)(jnp.asarray(x)), expected, rtol=1e-6)
 
-    np.testing.assert_array_equal(jax.grad(tiled)(x), jax.grad(reference)(x))
+
+def test_avg_pool_gradient_matches_finite_differences(rng):
+    with jax.enable_x64(True):
+        x = jnp.asarray(rng.normal(size=(2, 5, 4, 3)))
+        for layer in (avg_pool2d(2), avg_pool2d(3, strides=2, padding=1)):
+            check_grads(lambda x, layer=layer: layer.apply({}, {}, x)[0], (x,), order=1)
 
 
 def test_pool_rejects_window_larger_than_input():

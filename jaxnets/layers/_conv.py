@@ -1,10 +1,9 @@
-"""Convolution over one or two spatial axes (NWC / NHWC), on lax.conv_general_dilated."""
+"""Convolution layers over one or two spatial axes (NWC / NHWC)."""
 
 from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
-from jax import lax
 from jax.nn.initializers import glorot_uniform, zeros
 
 from jaxnets.core import (
@@ -16,9 +15,8 @@ from jaxnets.core import (
     output_shape,
 )
 
+from ._conv_ops import IMPLS, convolve
 from ._window import check_window, explicit_pads, padding_pairs
-
-_LAYOUTS = {1: ("NWC", "WIO", "NWC"), 2: ("NHWC", "HWIO", "NHWC")}
 
 
 def _conv(
@@ -33,8 +31,11 @@ def _conv(
     w_init,
     b_init,
     dtype,
+    impl,
     name,
 ) -> Layer:
+    if impl not in (None, *IMPLS):
+        raise ValueError(f"{name}: `impl` must be None, 'lax' or 'patches', got {impl!r}.")
     if not isinstance(filters, int) or filters <= 0:
         raise ValueError(f"{name}: `filters` must be a positive int, got {filters!r}.")
     kernel = as_tuple(name, "kernel_size", kernel_size, ndim)
@@ -55,14 +56,7 @@ def _conv(
         check_shape(f"{name}.apply", "x", x, (None,) * (ndim + 1) + (in_channels,))
         pads = explicit_pads(x.shape[1:-1], kernel, strides, dilation, padding)
         check_window(f"{name}.apply", x.shape[1:-1], kernel, dilation, pads)
-        y = lax.conv_general_dilated(
-            x,
-            params["w"],
-            window_strides=strides,
-            padding=pads,
-            rhs_dilation=dilation,
-            dimension_numbers=_LAYOUTS[ndim],
-        )
+        y = convolve(x, params["w"], strides, pads, dilation, impl)
         if use_bias:
             y = y + along_last_axis(params["b"], y.ndim)
         return (y if activation is None else activation(y)), state
@@ -82,6 +76,7 @@ def conv1d(
     w_init: Callable = glorot_uniform(),
     b_init: Callable = zeros,
     dtype=jnp.float32,
+    impl: str | None = None,
     name: str = "conv1d",
 ) -> Layer:
     """1-D convolution (cross-correlation, as in every framework) over x (B, W, C).
@@ -100,6 +95,8 @@ def conv1d(
       activation: elementwise function applied last; ``None`` for linear.
       use_bias: add ``b``.
       w_init, b_init: initializers for ``w`` (K, C, F) and ``b`` (F,).
+      impl: ``"lax"`` (``lax.conv_general_dilated``), ``"patches"`` (im2col and one
+        matmul) or ``None``: "patches" on CPU, where its backward is faster, else "lax".
 
     Returns:
       A Layer mapping (B, W, C) to (B, W', F). Params: ``w`` (K, C, F), ``b`` (F,).
@@ -116,6 +113,7 @@ def conv1d(
         w_init,
         b_init,
         dtype,
+        impl,
         name,
     )
 
@@ -132,6 +130,7 @@ def conv2d(
     w_init: Callable = glorot_uniform(),
     b_init: Callable = zeros,
     dtype=jnp.float32,
+    impl: str | None = None,
     name: str = "conv2d",
 ) -> Layer:
     """2-D convolution (cross-correlation) over images x (B, height, width, C).
@@ -152,6 +151,8 @@ def conv2d(
       activation: elementwise function applied last; ``None`` for linear.
       use_bias: add ``b``.
       w_init, b_init: initializers for ``w`` (k_h, k_w, C, F) (HWIO) and ``b`` (F,).
+      impl: ``"lax"`` (``lax.conv_general_dilated``), ``"patches"`` (im2col and one
+        matmul) or ``None``: "patches" on CPU, where its backward is faster, else "lax".
 
     Returns:
       A Layer mapping (B, h, w, C) to (B, h', w', F). Params: ``w`` (k_h, k_w, C, F),
@@ -169,5 +170,6 @@ def conv2d(
         w_init,
         b_init,
         dtype,
+        impl,
         name,
     )

@@ -1,0 +1,146 @@
+"""Keras MNIST convnet train step (forward, backward, Adam update): jaxnets, torch, flax.
+
+    python benchmarks/convnet_step.py [--batch 64] [--repeats 50] [--rounds 3]
+
+Each contender is timed in its own block after untimed warm-up calls (interleaving
+torch and JAX call by call slows JAX: torch's worker threads keep spinning), and
+the blocks are repeated ``--rounds`` times in turn; the table shows the median
+over all calls and the ratio to the fastest median.
+"""
+
+import argparse
+import os
+import platform
+import statistics
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxnets.models import keras_convnet
+from jaxnets.train import TrainState, softmax_cross_entropy, train_step
+
+
+def jaxnets_step(x, y):
+    model = keras_convnet()
+    _, params, state = model.init(jax.random.key(0), x.shape[1:])
+    optimizer = optax.adam(1e-3)
+    step = jax.jit(train_step(model.apply, softmax_cross_entropy, optimizer), donate_argnums=0)
+    train_state = [TrainState(params, state, optimizer.init(params))]
+    x, y, key = jnp.asarray(x), jnp.asarray(y), jax.random.key(1)
+
+    def run():
+        train_state[0], loss = step(train_state[0], x, y, key)
+        loss.block_until_ready()
+
+    return run
+
+
+def flax_step(x, y):
+    import flax.linen as nn
+
+    class Net(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            x = nn.max_pool(nn.relu(nn.Conv(32, (3, 3), padding="VALID")(x)), (2, 2), (2, 2))
+            x = nn.max_pool(nn.relu(nn.Conv(64, (3, 3), padding="VALID")(x)), (2, 2), (2, 2))
+            x = nn.relu(nn.Conv(64, (3, 3), padding="VALID")(x)).reshape(x.shape[0], -1)
+            return nn.Dense(10)(nn.relu(nn.Dense(64)(x)))
+
+    net = Net()
+    params = net.init(jax.random.key(0), jnp.asarray(x))
+    optimizer = optax.adam(1e-3)
+
+    @jax.jit
+    def step(params, opt_state, x, y):
+        def loss(p):
+            return optax.softmax_cross_entropy_with_integer_labels(net.apply(p, x), y).mean()
+
+        value, grads = jax.value_and_grad(loss)(params)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, value
+
+    holder = [params, optimizer.init(params)]
+    x, y = jnp.asarray(x), jnp.asarray(y)
+
+    def run():
+        holder[0], holder[1], loss = step(holder[0], holder[1], x, y)
+        loss.block_until_ready()
+
+    return run
+
+
+def torch_step(x, y):
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(64, 64, 3), nn.ReLU(), nn.Flatten(),
+        nn.Linear(576, 64), nn.ReLU(), nn.Linear(64, 10),
+    )  # fmt: skip
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    x = torch.tensor(x).permute(0, 3, 1, 2).contiguous()
+    y = torch.tensor(y, dtype=torch.long)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def run():
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(net(x), y)
+        loss.backward()
+        optimizer.step()
+
+    return run
+
+
+def time_block(run, repeats, warmup=5):
+    # Let the previous contender's worker threads stop spinning first.
+    time.sleep(0.5)
+    for _ in range(warmup):
+        run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+
+    import torch
+
+    rng = np.random.default_rng(0)
+    x = rng.random((args.batch, 28, 28, 1), dtype=np.float32)
+    y = rng.integers(0, 10, args.batch).astype(np.int32)
+    contenders = {"jaxnets": jaxnets_step, "torch": torch_step, "flax linen": flax_step}
+    runs = {name: make(x, y) for name, make in contenders.items()}
+    times = {name: [] for name in runs}
+    for _ in range(args.rounds):
+        for name, run in runs.items():
+            times[name] += time_block(run, args.repeats)
+
+    medians = {name: statistics.median(t) * 1e3 for name, t in times.items()}
+    fastest = min(medians.values())
+    print(
+        f"Keras convnet train step, batch {args.batch}, {platform.machine()} "
+        f"{os.cpu_count()} cores, jax {jax.__version__}, torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads)"
+    )
+    print(f"| {'impl':<10} | {'median ms':>9} | {'images/s':>8} | {'x fastest':>9} |")
+    print(f"|{'-' * 12}|{'-' * 11}|{'-' * 10}|{'-' * 11}|")
+    for name, ms in medians.items():
+        print(f"| {name:<10} | {ms:>9.2f} | {args.batch / ms * 1e3:>8.0f} | {ms / fastest:>9.2f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""N-d convolution two ways: XLA's convolution, or patches times weights (im2col)."""
+
+import itertools
+import math
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+_LAYOUTS = {1: ("NWC", "WIO", "NWC"), 2: ("NHWC", "HWIO", "NHWC")}
+IMPLS = ("lax", "patches")
+
+
+def convolve(x, w, strides, pads, dilation, impl=None):
+    """Cross-correlate x (B, *spatial, C) with w (*kernel, C, F), padded by ``pads``.
+
+    ``impl="lax"`` calls ``lax.conv_general_dilated``. ``impl="patches"`` gathers each
+    output position's receptive field into a (B, *out, prod(kernel) * C) matrix with
+    strided slices and multiplies it by w reshaped to (prod(kernel) * C, F); its
+    autodiff backward is two matmuls and a sum of shifted slices. On CPU that backward
+    is about twice as fast as XLA's transposed convolutions (benchmarks/convnet_step.py),
+    so ``impl=None`` picks "patches" on CPU and "lax" elsewhere (cuDNN on GPU).
+    Both give the same numbers up to float rounding.
+    """
+    if impl is None:
+        impl = "patches" if jax.default_backend() == "cpu" else "lax"
+    if impl == "lax":
+        return lax.conv_general_dilated(
+            x,
+            w,
+            window_strides=strides,
+            padding=pads,
+            rhs_dilation=dilation,
+            dimension_numbers=_LAYOUTS[x.ndim - 2],
+        )
+    kernel = w.shape[:-2]
+    x = jnp.pad(x, ((0, 0), *pads, (0, 0)))
+    out = [
+        (n - d * (k - 1) - 1) // s + 1
+        for n, k, s, d in zip(x.shape[1:-1], kernel, strides, dilation)
+    ]
+    # Tap order (i, j, ..., c) is the row order of w.reshape(-1, F).
+    taps = [
+        x[
+            (
+                slice(None),
+                *(
+                    slice(o * d, o * d + s * (m - 1) + 1, s)
+                    for o, d, s, m in zip(offsets, dilation, strides, out)
+                ),
+            )
+        ]
+        for offsets in itertools.product(*map(range, kernel))
+    ]
+    patches = taps[0] if len(taps) == 1 else jnp.concatenate(taps, axis=-1)
+    return patches @ w.reshape(math.prod(kernel) * w.shape[-2], w.shape[-1])
