@@ -56,46 +56,63 @@ def _tiled_pool(x, window, kind):
     # select_and_scatter (see PERF_NOTES).
     if kind == "max":
         return _tiled_max(x, window)
-    return _tiles(x, window).mean(axis=-1)
+    return _tiles(x, window).mean(axis=_window_axes(window))
 
 
 def _tiles(x, window):
-    """(B, *spatial, C) -> (B, *tiles, C, prod(window)); a trailing remainder is cropped."""
+    """(B, *spatial, C) -> (B, t_1, k_1, t_2, k_2, ..., C); a trailing remainder is cropped.
+
+    The channel axis stays last and contiguous, so reductions over the window axes
+    vectorize over channels.
+    """
     batch, *spatial, channels = x.shape
     tiles = [n // k for n, k in zip(spatial, window)]
     x = x[(slice(None), *(slice(0, t * k) for t, k in zip(tiles, window)))]
-    x = x.reshape(batch, *(d for tk in zip(tiles, window) for d in tk), channels)
-    n = len(window)
-    order = (0, *range(1, 2 * n, 2), 2 * n + 1, *range(2, 2 * n + 1, 2))
-    return x.transpose(order).reshape(batch, *tiles, channels, math.prod(window))
+    return x.reshape(batch, *(d for tk in zip(tiles, window) for d in tk), channels)
+
+
+def _window_axes(window):
+    return tuple(range(2, 2 * len(window) + 1, 2))
+
+
+def _slot_ids(window, dtype):
+    """Each window position's row-major index, shaped to broadcast against ``_tiles``."""
+    shape = [1]
+    for k in window:
+        shape += [1, k]
+    return jnp.arange(math.prod(window), dtype=dtype).reshape(*window).reshape(*shape, 1)
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(1,))
 def _tiled_max(x, window):
-    return _tiles(x, window).max(axis=-1)
+    return _tiles(x, window).max(axis=_window_axes(window))
 
 
 def _tiled_max_fwd(x, window):
     tiles = _tiles(x, window)
+    axes = _window_axes(window)
+    y = tiles.max(axis=axes)
     # The backward routes each gradient to the first maximum of its window, as
     # reduce_window and PyTorch do; a one-byte code per output is all it keeps.
-    code_dtype = jnp.int8 if math.prod(window) <= 127 else jnp.int32
-    code = jnp.argmax(tiles, axis=-1).astype(code_dtype)
-    return tiles.max(axis=-1), (code, x.shape)
+    size = math.prod(window)
+    dtype = jnp.int8 if size <= 127 else jnp.int32
+    is_max = tiles == jnp.expand_dims(y, axes)
+    code = jnp.where(is_max, _slot_ids(window, dtype), jnp.array(size, dtype)).min(axis=axes)
+    return y, (code, x.shape)
 
 
 def _tiled_max_bwd(window, residuals, g):
     code, shape = residuals
+    axes = _window_axes(window)
+    routed = jnp.where(
+        jnp.expand_dims(code, axes) == _slot_ids(window, code.dtype),
+        jnp.expand_dims(g, axes),
+        jnp.zeros((), g.dtype),
+    )
     batch, *spatial, channels = shape
-    n, size = len(window), math.prod(window)
-    slots = jnp.arange(size, dtype=code.dtype).reshape((1,) * code.ndim + (size,))
-    routed = jnp.where(code[..., None] == slots, g[..., None], jnp.zeros((), g.dtype))
-    tiles = code.shape[1:-1]
-    routed = routed.reshape(batch, *tiles, channels, *window)
-    order = (0, *(a for i in range(n) for a in (1 + i, n + 2 + i)), n + 1)
-    dx = routed.transpose(order).reshape(batch, *(t * k for t, k in zip(tiles, window)), channels)
-    crop = [(0, s - t * k) for s, t, k in zip(spatial, tiles, window)]
-    return (jnp.pad(dx, ((0, 0), *crop, (0, 0))),)
+    cropped = routed.reshape(batch, *(n // k * k for n, k in zip(spatial, window)), channels)
+    tail = [(0, n % k) for n, k in zip(spatial, window)]
+    return (jnp.pad(cropped, ((0, 0), *tail, (0, 0))),)
 
 
 _tiled_max.defvjp(_tiled_max_fwd, _tiled_max_bwd)
