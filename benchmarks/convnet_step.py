@@ -2,16 +2,22 @@
 
     python benchmarks/convnet_step.py [--batch 64] [--repeats 50] [--rounds 3]
 
-Each contender is timed in its own block after untimed warm-up calls (interleaving
-torch and JAX call by call slows JAX: torch's worker threads keep spinning), and
-the blocks are repeated ``--rounds`` times in turn; the table shows the median
-over all calls and the ratio to the fastest median.
+Two tables. "One process": all contenders in this process, each timed in its own
+block after untimed warm-up calls (interleaving torch and JAX call by call slows JAX:
+torch's worker threads keep spinning), the blocks repeated ``--rounds`` times in
+turn. "Own process": each contender alone in a fresh Python process, which is what a
+user gets. They differ because glibc returns large freed blocks to the system until
+a process has freed a large one: JAX's buffers raise that threshold for torch in a
+shared process, sparing it the page faults it pays on its own.
 """
 
 import argparse
+import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 
 import jax
@@ -110,36 +116,59 @@ def time_block(run, repeats, warmup=5):
     return times
 
 
+def measure(names, x, y, repeats, rounds):
+    """Median ms per contender, timing blocks of ``repeats`` calls ``rounds`` times."""
+    runs = {name: CONTENDERS[name](x, y) for name in names}
+    times = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, run in runs.items():
+            times[name] += time_block(run, repeats)
+    return {name: statistics.median(t) * 1e3 for name, t in times.items()}
+
+
+def print_table(title, medians, batch):
+    fastest = min(medians.values())
+    print(title)
+    print(f"| {'impl':<10} | {'median ms':>9} | {'images/s':>8} | {'x fastest':>9} |")
+    print(f"|{'-' * 12}|{'-' * 11}|{'-' * 10}|{'-' * 11}|")
+    for name, ms in medians.items():
+        print(f"| {name:<10} | {ms:>9.2f} | {batch / ms * 1e3:>8.0f} | {ms / fastest:>9.2f} |")
+
+
+CONTENDERS = {"jaxnets": jaxnets_step, "torch": torch_step, "flax linen": flax_step}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", choices=list(CONTENDERS), help=argparse.SUPPRESS)
     args = parser.parse_args()
-
-    import torch
 
     rng = np.random.default_rng(0)
     x = rng.random((args.batch, 28, 28, 1), dtype=np.float32)
     y = rng.integers(0, 10, args.batch).astype(np.int32)
-    contenders = {"jaxnets": jaxnets_step, "torch": torch_step, "flax linen": flax_step}
-    runs = {name: make(x, y) for name, make in contenders.items()}
-    times = {name: [] for name in runs}
-    for _ in range(args.rounds):
-        for name, run in runs.items():
-            times[name] += time_block(run, args.repeats)
+    if args.only:
+        print(json.dumps(measure([args.only], x, y, args.repeats, args.rounds)))
+        return
 
-    medians = {name: statistics.median(t) * 1e3 for name, t in times.items()}
-    fastest = min(medians.values())
+    import torch
+
     print(
         f"Keras convnet train step, batch {args.batch}, {platform.machine()} "
         f"{os.cpu_count()} cores, jax {jax.__version__}, torch {torch.__version__} "
-        f"({torch.get_num_threads()} threads)"
+        f"({torch.get_num_threads()} threads)\n"
     )
-    print(f"| {'impl':<10} | {'median ms':>9} | {'images/s':>8} | {'x fastest':>9} |")
-    print(f"|{'-' * 12}|{'-' * 11}|{'-' * 10}|{'-' * 11}|")
-    for name, ms in medians.items():
-        print(f"| {name:<10} | {ms:>9.2f} | {args.batch / ms * 1e3:>8.0f} | {ms / fastest:>9.2f} |")
+    print_table("One process:", measure(CONTENDERS, x, y, args.repeats, args.rounds), args.batch)
+    alone = {}
+    for name in CONTENDERS:
+        command = [sys.executable, __file__, "--only", name, "--batch", str(args.batch),
+                   "--repeats", str(args.repeats), "--rounds", str(args.rounds)]  # fmt: skip
+        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        alone.update(json.loads(output.strip().splitlines()[-1]))
+    print()
+    print_table("Own process each:", alone, args.batch)
 
 
 if __name__ == "__main__":
