@@ -40,17 +40,16 @@ def convolve(x, w, strides, pads, dilation, impl=None):
         for n, k, s, d in zip(x.shape[1:-1], kernel, strides, dilation)
     ]
     # Tap order (i, j, ..., c) is the row order of w.reshape(-1, F).
-    taps = [
-        x[
-            (
-                slice(None),
-                *(
-                    slice(o * d, o * d + s * (m - 1) + 1, s)
-                    for o, d, s, m in zip(offsets, dilation, strides, out)
-                ),
-            )
-        ]
-        for offsets in itertools.product(*map(range, kernel))
-    ]
+    offsets = itertools.product(*map(range, kernel))
+    taps = [_tap(x, o, strides, dilation, out) for o in offsets]
     patches = taps[0] if len(taps) == 1 else jnp.concatenate(taps, axis=-1)
     return patches @ w.reshape(math.prod(kernel) * w.shape[-2], w.shape[-1])
+
+
+def _tap(x, offsets, strides, dilation, out):
+    """The input values that kernel tap ``offsets`` meets at every output position."""
+    window = (
+        slice(o * d, o * d + s * (m - 1) + 1, s)
+        for o, s, d, m in zip(offsets, strides, dilation, out)
+    )
+    return x[(slice(None), *window)]
