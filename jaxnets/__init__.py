@@ -1,9 +1,12 @@
 """jaxnets: classic neural networks as pure JAX functions."""
 
+from . import cells as cells
 from . import core as core
 from . import data as data
+from . import interop as interop
 from . import layers as layers
 from . import models as models
+from . import rnn as rnn
 from . import train as train
 from .core import Cell as Cell
 from .core import Layer as Layer

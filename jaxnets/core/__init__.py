@@ -7,3 +7,4 @@ from ._shapes import check_shape as check_shape
 from ._shapes import output_shape as output_shape
 from ._types import Cell as Cell
 from ._types import Layer as Layer
+from ._types import projected_cell as projected_cell

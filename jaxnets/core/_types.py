@@ -27,11 +27,32 @@ class Layer(NamedTuple):
 
 
 class Cell(NamedTuple):
-    """A recurrent cell: ``init(key, input_size) -> params``,
-    ``initial_carry(params, batch_shape) -> carry`` and
-    ``step(params, carry, x_t) -> (carry, y_t)``, the ``lax.scan`` body signature.
+    """A recurrent cell: three pure functions, plus two optional ones for speed.
+
+    ``init(key, input_size) -> params``
+    ``initial_carry(params, batch_shape) -> carry``
+    ``step(params, carry, x_t) -> (carry, y_t)``, the ``lax.scan`` body signature:
+      ``partial(cell.step, params)`` can be scanned directly.
+
+    A cell whose input enters only through an affine map also provides
+    ``project(params, x) -> z`` (the input part of every pre-activation; any leading
+    axes) and ``recur(params, carry, z_t) -> (carry, y_t)`` with
+    ``step(p, c, x) == recur(p, c, project(p, x))``. ``jaxnets.rnn.unroll`` then
+    projects all T steps in one matmul outside the loop and runs only ``recur``
+    inside it.
     """
 
     init: Callable[..., Any]
     initial_carry: Callable[..., Any]
     step: Callable[..., Any]
+    project: Callable[..., Any] | None = None
+    recur: Callable[..., Any] | None = None
+
+
+def projected_cell(init, initial_carry, project, recur) -> Cell:
+    """A Cell whose ``step`` is ``recur`` after ``project``."""
+
+    def step(params, carry, x):
+        return recur(params, carry, project(params, x))
+
+    return Cell(init, initial_carry, step, project, recur)

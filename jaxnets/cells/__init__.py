@@ -1,0 +1,21 @@
+"""Recurrent cells: ``Cell(init, initial_carry, step)`` with pure functions.
+
+  init(key, input_size) -> params
+  initial_carry(params, batch_shape) -> carry
+  step(params, carry, x_t) -> (carry, y_t)
+
+Run them over sequences with ``jaxnets.rnn.unroll``.
+"""
+
+from ._clockwork import ClockworkCarry as ClockworkCarry
+from ._clockwork import clockwork as clockwork
+from ._elman import elman as elman
+from ._gru import gru as gru
+from ._hopfield import hopfield_energy as hopfield_energy
+from ._hopfield import hopfield_recall as hopfield_recall
+from ._hopfield import hopfield_store as hopfield_store
+from ._jordan import jordan as jordan
+from ._lstm import LSTMCarry as LSTMCarry
+from ._lstm import lstm as lstm
+from ._mgu import mgu as mgu
+from ._simple_gru import simple_gru as simple_gru

@@ -1,0 +1,54 @@
+"""What every cell does the same way: argument checks, the input projection, weights."""
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+from jax.nn.initializers import glorot_uniform, orthogonal
+
+from jaxnets.core import along_last_axis, check_shape
+
+ACTIVATIONS: dict[str, Callable] = {
+    "tanh": jnp.tanh,
+    "relu": jax.nn.relu,
+    "sigmoid": jax.nn.sigmoid,
+    "identity": lambda v: v,
+}
+
+
+def positive_int(where: str, name: str, value) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"{where}: `{name}` must be a positive int, got {value!r}.")
+    return value
+
+
+def activation_fn(where: str, name: str, value) -> Callable:
+    """A named activation ('tanh', 'relu', 'sigmoid', 'identity') or any callable."""
+    if callable(value):
+        return value
+    if value not in ACTIVATIONS:
+        raise ValueError(
+            f"{where}: `{name}` must be one of {sorted(ACTIVATIONS)} or a callable, got {value!r}."
+        )
+    return ACTIVATIONS[value]
+
+
+def init_weights(key, input_size: int, recurrent_size: int, width: int, dtype) -> dict:
+    """Params ``w_x`` (D, width) Glorot uniform, ``w_h`` (R, width) orthogonal, ``b`` zeros."""
+    k_x, k_h = jax.random.split(key)
+    return {
+        "w_x": glorot_uniform()(k_x, (input_size, width), dtype),
+        "w_h": orthogonal()(k_h, (recurrent_size, width), dtype),
+        "b": jnp.zeros((width,), dtype),
+    }
+
+
+def project_input(where: str, params: dict, x):
+    """z = x @ w_x + b for x (..., D): every step's input part in one matmul."""
+    check_shape(where, "x", x, (..., params["w_x"].shape[0]))
+    return x @ params["w_x"] + along_last_axis(params["b"], x.ndim)
+
+
+def check_carry(where: str, name: str, value, z, size: int) -> None:
+    """The carry part must be (*batch, size) with the batch shape of the input."""
+    check_shape(where, name, value, (*z.shape[:-1], size))

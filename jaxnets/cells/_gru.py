@@ -1,0 +1,62 @@
+"""Gated recurrent unit, in PyTorch's (reset after) and Cho et al.'s (reset before) forms."""
+
+import jax
+import jax.numpy as jnp
+
+from jaxnets.core import Cell, along_last_axis, projected_cell
+
+from ._common import check_carry, init_weights, positive_int, project_input
+
+
+def gru(hidden_size: int, *, reset_after: bool = True, dtype=jnp.float32) -> Cell:
+    """Gated recurrent unit (Cho et al., 2014), gates in PyTorch's order r, z, n.
+
+      r  = sigmoid(x w_x[:, r] + h w_h[:, r] + b[r])
+      z  = sigmoid(x w_x[:, z] + h w_h[:, z] + b[z])
+      n  = tanh(x w_x[:, n] + b[n] + r * (h w_h[:, n] + b_hn))    reset_after=True
+      n  = tanh(x w_x[:, n] + b[n] + (r * h) w_h[:, n])           reset_after=False
+      h' = (1 - z) * n + z * h
+
+    ``reset_after=True`` is the cuDNN / ``torch.nn.GRU`` form; its hidden-side bias
+    of n, ``b_hn``, stays inside the reset product (the r and z hidden biases are
+    folded into ``b``). ``reset_after=False`` is the original form. ``x w_x + b`` of
+    all steps is one matmul outside the time loop.
+
+    Returns:
+      A Cell with carry h (B, H) and output h' (B, H). Params: ``w_x`` (D, 3H),
+      ``w_h`` (H, 3H), ``b`` (3H,), and ``b_hn`` (H,) when ``reset_after``.
+    """
+    where = "gru"
+    positive_int(where, "hidden_size", hidden_size)
+
+    def init(key, input_size):
+        positive_int(f"{where}.init", "input_size", input_size)
+        params = init_weights(key, input_size, hidden_size, 3 * hidden_size, dtype)
+        if reset_after:
+            params["b_hn"] = jnp.zeros((hidden_size,), dtype)
+        return params
+
+    def initial_carry(params, batch_shape):
+        return jnp.zeros((*batch_shape, hidden_size), params["w_h"].dtype)
+
+    def project(params, x):
+        return project_input(f"{where}.step", params, x)
+
+    def recur(params, h, z):
+        check_carry(f"{where}.step", "carry", h, z, hidden_size)
+        x_r, x_z, x_n = jnp.split(z, 3, axis=-1)
+        if reset_after:
+            h_r, h_z, h_n = jnp.split(h @ params["w_h"], 3, axis=-1)
+            r = jax.nn.sigmoid(x_r + h_r)
+            u = jax.nn.sigmoid(x_z + h_z)
+            n = jnp.tanh(x_n + r * (h_n + along_last_axis(params["b_hn"], h.ndim)))
+        else:
+            w_rz, w_n = jnp.split(params["w_h"], [2 * hidden_size], axis=-1)
+            h_r, h_z = jnp.split(h @ w_rz, 2, axis=-1)
+            r = jax.nn.sigmoid(x_r + h_r)
+            u = jax.nn.sigmoid(x_z + h_z)
+            n = jnp.tanh(x_n + (r * h) @ w_n)
+        h = (1 - u) * n + u * h
+        return h, h
+
+    return projected_cell(init, initial_carry, project, recur)

@@ -1,0 +1,64 @@
+"""Jordan network: the previous output, not the hidden state, is fed back."""
+
+import jax
+import jax.numpy as jnp
+from jax.nn.initializers import glorot_uniform
+
+from jaxnets.core import Cell, along_last_axis, projected_cell
+
+from ._common import activation_fn, check_carry, init_weights, positive_int, project_input
+
+
+def jordan(
+    hidden_size: int,
+    output_size: int,
+    *,
+    activation="tanh",
+    output_activation="tanh",
+    dtype=jnp.float32,
+) -> Cell:
+    """Jordan recurrent cell (Jordan, 1986).
+
+      h = f(x w_x + y_prev w_h + b)
+      y = g(h w_y + b_y)
+
+    The carry is the previous output y_prev (zeros at the start). ``x w_x + b`` of all
+    steps is one matmul outside the time loop.
+
+    Args:
+      hidden_size: H.
+      output_size: O, the size of y and of the feedback.
+      activation: f; output_activation: g ("tanh" by default, which keeps the
+        fed-back signal bounded).
+
+    Returns:
+      A Cell with carry y_prev (B, O) and output y (B, O). Params: ``w_x`` (D, H),
+      ``w_h`` (O, H), ``b`` (H,), ``w_y`` (H, O), ``b_y`` (O,).
+    """
+    where = "jordan"
+    positive_int(where, "hidden_size", hidden_size)
+    positive_int(where, "output_size", output_size)
+    f = activation_fn(where, "activation", activation)
+    g = activation_fn(where, "output_activation", output_activation)
+
+    def init(key, input_size):
+        positive_int(f"{where}.init", "input_size", input_size)
+        k_rnn, k_out = jax.random.split(key)
+        params = init_weights(k_rnn, input_size, output_size, hidden_size, dtype)
+        params["w_y"] = glorot_uniform()(k_out, (hidden_size, output_size), dtype)
+        params["b_y"] = jnp.zeros((output_size,), dtype)
+        return params
+
+    def initial_carry(params, batch_shape):
+        return jnp.zeros((*batch_shape, output_size), params["w_h"].dtype)
+
+    def project(params, x):
+        return project_input(f"{where}.step", params, x)
+
+    def recur(params, y_prev, z):
+        check_carry(f"{where}.step", "carry", y_prev, z, output_size)
+        h = f(z + y_prev @ params["w_h"])
+        y = g(h @ params["w_y"] + along_last_axis(params["b_y"], h.ndim))
+        return y, y
+
+    return projected_cell(init, initial_carry, project, recur)

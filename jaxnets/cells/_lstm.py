@@ -1,0 +1,98 @@
+"""Long short-term memory, with optional peepholes and output projection."""
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax.nn.initializers import glorot_uniform
+
+from jaxnets.core import Cell, along_last_axis, projected_cell
+
+from ._common import check_carry, init_weights, positive_int, project_input
+
+
+class LSTMCarry(NamedTuple):
+    """h (B, P or H): the output fed back; c (B, H): the memory cell."""
+
+    h: jax.Array
+    c: jax.Array
+
+
+def lstm(
+    hidden_size: int,
+    *,
+    forget_bias: float = 1.0,
+    peephole: bool = False,
+    proj_size: int | None = None,
+    dtype=jnp.float32,
+) -> Cell:
+    """LSTM (Hochreiter & Schmidhuber, 1997), gates in PyTorch's order i, f, g, o.
+
+      i  = sigmoid(x w_x[:, i] + h w_h[:, i] + b[i] [+ p_i * c])
+      f  = sigmoid(x w_x[:, f] + h w_h[:, f] + b[f] [+ p_f * c])
+      g  = tanh(x w_x[:, g] + h w_h[:, g] + b[g])
+      c' = f * c + i * g
+      o  = sigmoid(x w_x[:, o] + h w_h[:, o] + b[o] [+ p_o * c'])
+      h' = o * tanh(c')    [then h' = h' w_p with proj_size]
+
+    Without peepholes this is ``torch.nn.LSTM``'s cell, ``proj_size`` included.
+    ``x w_x + b`` of all steps is one matmul outside the time loop.
+
+    Args:
+      hidden_size: H, the size of c.
+      forget_bias: initial value of b[f] (Jozefowicz et al. 2015 recommend 1); the
+        equations add no constant, so PyTorch weights import unchanged.
+      peephole: add the diagonal cell-to-gate weights p_i, p_f (reading c) and p_o
+        (reading c') of Gers & Schmidhuber (2000).
+      proj_size: P; h' is projected to P units, as in ``torch.nn.LSTM``.
+
+    Returns:
+      A Cell with carry ``LSTMCarry(h, c)``, h (B, P or H), c (B, H), and output h'.
+      Params: ``w_x`` (D, 4H), ``w_h`` (P or H, 4H), ``b`` (4H,), ``w_p`` (H, P) with
+      ``proj_size``, ``p_i``, ``p_f``, ``p_o`` (H,) with ``peephole``.
+    """
+    where = "lstm"
+    positive_int(where, "hidden_size", hidden_size)
+    if proj_size is not None:
+        positive_int(where, "proj_size", proj_size)
+    out_size = proj_size or hidden_size
+
+    def init(key, input_size):
+        positive_int(f"{where}.init", "input_size", input_size)
+        k_rnn, k_proj = jax.random.split(key)
+        params = init_weights(k_rnn, input_size, out_size, 4 * hidden_size, dtype)
+        params["b"] = params["b"].at[hidden_size : 2 * hidden_size].set(forget_bias)
+        if proj_size is not None:
+            params["w_p"] = glorot_uniform()(k_proj, (hidden_size, proj_size), dtype)
+        if peephole:
+            for name in ("p_i", "p_f", "p_o"):
+                params[name] = jnp.zeros((hidden_size,), dtype)
+        return params
+
+    def initial_carry(params, batch_shape):
+        dtype = params["w_h"].dtype
+        return LSTMCarry(
+            jnp.zeros((*batch_shape, out_size), dtype),
+            jnp.zeros((*batch_shape, hidden_size), dtype),
+        )
+
+    def project(params, x):
+        return project_input(f"{where}.step", params, x)
+
+    def recur(params, carry, z):
+        h, c = carry
+        check_carry(f"{where}.step", "carry.h", h, z, out_size)
+        check_carry(f"{where}.step", "carry.c", c, z, hidden_size)
+        i, f, g, o = jnp.split(z + h @ params["w_h"], 4, axis=-1)
+        if peephole:
+            i = i + c * along_last_axis(params["p_i"], c.ndim)
+            f = f + c * along_last_axis(params["p_f"], c.ndim)
+        c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+        if peephole:
+            o = o + c * along_last_axis(params["p_o"], c.ndim)
+        h = jax.nn.sigmoid(o) * jnp.tanh(c)
+        if proj_size is not None:
+            h = h @ params["w_p"]
+        return LSTMCarry(h, c), h
+
+    return projected_cell(init, initial_carry, project, recur)

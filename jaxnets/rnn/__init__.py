@@ -1,0 +1,8 @@
+"""Running cells over sequences: unroll, recurrent and bidirectional layers, deep stacks."""
+
+from ._layers import bidirectional as bidirectional
+from ._layers import recurrent as recurrent
+from ._lengths import reverse_valid as reverse_valid
+from ._readout import readout as readout
+from ._stacked import stacked_rnn as stacked_rnn
+from ._unroll import unroll as unroll

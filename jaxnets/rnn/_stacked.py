@@ -1,0 +1,78 @@
+"""Deep RNNs: layers of recurrent (or bidirectional) RNNs, each reading the one below."""
+
+import jax
+
+from jaxnets.core import Cell, Layer, output_shape
+from jaxnets.layers import dropout
+
+from ._layers import MERGES, _check_cell, _sequence_shape, recurrent
+from ._layers import bidirectional as bidirectional_layer
+
+
+def stacked_rnn(
+    cell: Cell,
+    num_layers: int,
+    *,
+    bidirectional: bool = False,
+    merge: str = "concat",
+    drop_rate: float = 0.0,
+    residual: bool = False,
+    return_carry: bool = False,
+    unroll=1,
+    name: str = "stacked_rnn",
+) -> Layer:
+    """``num_layers`` RNN layers of ``cell``, as ``torch.nn.RNN(num_layers=...)``.
+
+    Layer i reads the output sequence of layer i - 1; with ``bidirectional`` every
+    layer runs both directions and the next one reads both, merged by ``merge``.
+    Between layers, ``drop_rate`` applies dropout (in training) to the input of
+    layers 1.., and ``residual`` adds each of those layers' input to its output,
+    x_i = x_{i-1} + layer_i(x_{i-1}) (their shapes match: every layer outputs the
+    same size). One layer serves every level, each with its own params.
+
+    ``apply(params, state, x, *, key=None, train=False, lengths=None, carry=None)``
+    maps x (B, T, D) to the top layer's ys (B, T, O). ``return_carry=True`` returns
+    ``(ys, carries)``: one final carry per layer, a (forward, backward) pair when
+    bidirectional; ``carry`` takes the same structure. For one vector per sequence,
+    use ``jaxnets.rnn.readout(ys, lengths)`` or the final carries.
+
+    Returns:
+      A Layer with params ``{"layer_0": ..., "layer_1": ...}``, each a cell's params
+      or, when bidirectional, ``{"forward": ..., "backward": ...}``: the layout
+      ``jaxnets.interop.from_torch`` produces.
+    """
+    _check_cell(name, cell)
+    if not isinstance(num_layers, int) or num_layers < 1:
+        raise ValueError(f"{name}: `num_layers` must be an int >= 1, got {num_layers!r}.")
+    if merge not in MERGES:
+        raise ValueError(f"{name}: `merge` must be one of {sorted(MERGES)}, got {merge!r}.")
+    between = dropout(drop_rate, name=f"{name}.dropout")
+    if bidirectional:
+        layer = bidirectional_layer(cell, cell, merge=merge, return_carry=True, unroll=unroll)
+    else:
+        layer = recurrent(cell, return_carry=True, unroll=unroll)
+    names = [f"layer_{i}" for i in range(num_layers)]
+
+    def init(key, input_shape):
+        shape = _sequence_shape(name, input_shape)
+        params = {}
+        for layer_name, k in zip(names, jax.random.split(key, num_layers)):
+            (shape, _), params[layer_name], _ = layer.init(k, shape)
+        return output_shape(apply, params, {}, input_shape, jax.numpy.float32), params, {}
+
+    def apply(params, state, x, *, key=None, train=False, lengths=None, carry=None):
+        keys = [None] * num_layers if key is None else list(jax.random.split(key, num_layers))
+        carries = []
+        for i, layer_name in enumerate(names):
+            inputs = x
+            if i > 0:
+                inputs, _ = between.apply({}, {}, x, key=keys[i], train=train)
+            (ys, final), _ = layer.apply(
+                params[layer_name], {}, inputs, lengths=lengths,
+                carry=None if carry is None else carry[i],
+            )  # fmt: skip
+            x = x + ys if residual and i > 0 else ys
+            carries.append(final)
+        return ((x, tuple(carries)) if return_carry else x), state
+
+    return Layer(init, apply, name)
