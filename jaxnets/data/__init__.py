@@ -1,5 +1,8 @@
-"""Offline data sets and splits. One-hot labels: ``jax.nn.one_hot(y, num_classes)``."""
+"""Offline data sets and seeded splits. One-hot labels: ``jax.nn.one_hot(y, num_classes)``."""
 
 from ._datasets import digits as digits
 from ._datasets import mnist1d as mnist1d
-from ._datasets import train_test_split as train_test_split
+from ._splits import bootstrap as bootstrap
+from ._splits import holdout as holdout
+from ._splits import kfold as kfold
+from ._splits import train_test_split as train_test_split

@@ -61,27 +61,3 @@ def mnist1d(*, num_samples: int = 5000, seed: int = 42) -> dict[str, np.ndarray]
         "x_test": data["x_test"].astype(np.float32),
         "y_test": data["y_test"].astype(np.int32),
     }
-
-
-def train_test_split(*arrays, test_fraction: float = 0.3, seed: int = 0) -> list[np.ndarray]:
-    """Shuffle the rows of ``arrays`` together (seeded) and cut off a test part.
-
-    Returns:
-      ``[a_train, a_test, b_train, b_test, ...]`` in the order of ``arrays``.
-    """
-    if not arrays:
-        raise ValueError("train_test_split: needs at least one array, got none.")
-    n = len(arrays[0])
-    for i, a in enumerate(arrays):
-        if len(a) != n:
-            raise ValueError(
-                f"train_test_split: `arrays[{i}]` has {len(a)} rows, expected {n} like arrays[0]."
-            )
-    if not 0.0 < test_fraction < 1.0:
-        raise ValueError(
-            f"train_test_split: `test_fraction` must be in (0, 1), got {test_fraction!r}."
-        )
-    order = np.random.default_rng(seed).permutation(n)
-    n_test = max(1, round(n * test_fraction))
-    test, train = order[:n_test], order[n_test:]
-    return [part for a in arrays for part in (np.asarray(a)[train], np.asarray(a)[test])]

@@ -1,8 +1,31 @@
-"""Training: optax train step, minibatch fit loop, losses and metrics."""
+"""Training and evaluation on optax: steps, the fit loop, losses, regularization,
+evaluation protocols, standardization, checkpoints and many seeds at once."""
 
+from ._checkpoint import load_checkpoint as load_checkpoint
+from ._checkpoint import save_checkpoint as save_checkpoint
+from ._evaluation import Estimate as Estimate
+from ._evaluation import bootstrap_evaluate as bootstrap_evaluate
+from ._evaluation import cross_validate as cross_validate
+from ._fit import EarlyStopping as EarlyStopping
+from ._fit import FitResult as FitResult
 from ._fit import evaluate as evaluate
 from ._fit import fit as fit
 from ._losses import accuracy as accuracy
+from ._losses import binary_cross_entropy as binary_cross_entropy
+from ._losses import mse as mse
+from ._losses import perplexity as perplexity
 from ._losses import softmax_cross_entropy as softmax_cross_entropy
+from ._optimizer import optimizer as optimizer
+from ._regularization import l1_penalty as l1_penalty
+from ._regularization import l2_penalty as l2_penalty
+from ._regularization import weights_mask as weights_mask
+from ._seeds import fit_seeds as fit_seeds
+from ._seeds import init_and_fit_key as init_and_fit_key
+from ._standardize import Scaler as Scaler
+from ._standardize import fit_minmax as fit_minmax
+from ._standardize import fit_zscore as fit_zscore
+from ._standardize import inverse_transform as inverse_transform
+from ._standardize import transform as transform
 from ._step import TrainState as TrainState
+from ._step import train_epoch as train_epoch
 from ._step import train_step as train_step
