@@ -23,3 +23,16 @@ def test_readme_recurrent_example_runs():
     assert namespace["ys"].shape == (8, 50, 64)
     assert not namespace["ys"][0, 20:].any()  # past its length, sequence 0 outputs zeros
     assert namespace["carry"].h.shape == (8, 64)
+
+
+def test_readme_training_example_runs(tmp_path, monkeypatch, capsys):
+    example = _examples()[2].replace("/tmp/mnist1d.ckpt", str(tmp_path / "mnist1d.ckpt"))
+    namespace = {}
+    exec(compile(example, str(README), "exec"), namespace)
+    best_epoch, best_accuracy = capsys.readouterr().out.split()
+    # The README shows the printed numbers in a comment; keep them true.
+    shown_epoch, shown_accuracy = re.search(r"# (\d+) ([\d.]+)\n", example).groups()
+    assert int(best_epoch) == int(shown_epoch)
+    assert round(float(best_accuracy), 3) == float(shown_accuracy)
+    assert (tmp_path / "mnist1d.ckpt").exists()
+    assert namespace["result"].best_epoch == int(best_epoch)

@@ -1,5 +1,6 @@
 """The training loop: epochs of minibatches, validation, early stopping, checkpoints."""
 
+import functools
 import math
 import os
 import sys
@@ -69,6 +70,17 @@ def _check_data(model, params, state, x, y, batch_size):
                 f"outputs, got values from {lo} to {hi}."
             )
     return n
+
+
+@functools.lru_cache(maxsize=16)
+def compiled_epoch(apply, loss, optimizer, batch_size, l1, l2, *, seeds: bool):
+    """The jitted epoch for one configuration, vmapped over seeds if ``seeds``.
+
+    Cached so that repeated ``fit`` calls with the same model, loss and optimizer
+    (k folds, bootstrap draws, sequential seeds, a resumed run) compile once.
+    """
+    epoch = train_epoch(train_step(apply, loss, optimizer, l1=l1, l2=l2), batch_size)
+    return jax.jit(jax.vmap(epoch, in_axes=(0, 0, None, None)) if seeds else epoch)
 
 
 def evaluate(model, params, state, x, y, metric: Callable, *, batch_size: int = 512) -> float:
@@ -144,8 +156,7 @@ def fit(
         raise ValueError(
             f"fit: early stopping `mode` must be 'min' or 'max', got {early_stopping.mode!r}."
         )
-    step = train_step(model.apply, loss, optimizer, l1=l1, l2=l2)
-    epoch_fn = jax.jit(train_epoch(step, batch_size))
+    epoch_fn = compiled_epoch(model.apply, loss, optimizer, batch_size, l1, l2, seeds=False)
     val_fn = metric or loss
     sign = -1.0 if early_stopping is not None and early_stopping.mode == "max" else 1.0
 
@@ -167,10 +178,14 @@ def fit(
         losses = np.asarray(metrics["loss"])
         bad = np.flatnonzero(~np.isfinite(losses))
         if bad.size:
+            kept = (
+                f" {checkpoint} keeps epoch {epoch - 1}."
+                if checkpoint is not None and epoch > 0
+                else ""
+            )
             raise FloatingPointError(
                 f"fit: the loss is {losses[bad[0]]} at epoch {epoch}, step {bad[0]} (of "
-                f"{n // batch_size} per epoch); training stopped, the last checkpoint "
-                f"is from epoch {epoch - 1}."
+                f"{n // batch_size} per epoch); training stopped.{kept}"
             )
         train_state = new_state
         norms = np.asarray(metrics["grad_norm"])

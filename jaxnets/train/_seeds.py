@@ -6,8 +6,8 @@ import jax
 import numpy as np
 import optax
 
-from ._fit import _check_data
-from ._step import TrainState, train_epoch, train_step
+from ._fit import _check_data, compiled_epoch
+from ._step import TrainState
 
 
 def init_and_fit_key(key):
@@ -53,8 +53,7 @@ def fit_seeds(
     train_state = jax.vmap(init)(init_keys)
     first = jax.tree.map(lambda a: a[0], train_state)
     _check_data(model, first.params, first.state, x, y, batch_size)
-    epoch = train_epoch(train_step(model.apply, loss, optimizer, l1=l1, l2=l2), batch_size)
-    epoch_all = jax.jit(jax.vmap(epoch, in_axes=(0, 0, None, None)))
+    epoch_all = compiled_epoch(model.apply, loss, optimizer, batch_size, l1, l2, seeds=True)
     losses = []
     for e in range(epochs):
         epoch_keys = jax.vmap(lambda k, e=e: jax.random.fold_in(k, e))(fit_keys)

@@ -4,6 +4,8 @@ from typing import NamedTuple
 
 import jax.numpy as jnp
 
+from jaxnets.core import along_last_axis
+
 
 class Scaler(NamedTuple):
     """x_scaled = (x - shift) / scale, per feature (the last axis)."""
@@ -41,9 +43,12 @@ def fit_minmax(x) -> Scaler:
 
 def transform(scaler: Scaler, x):
     """Apply a fitted scaler to any split."""
-    return (x - scaler.shift) / scaler.scale
+    x = jnp.asarray(x)
+    return (x - along_last_axis(scaler.shift, x.ndim)) / along_last_axis(scaler.scale, x.ndim)
 
 
 def inverse_transform(scaler: Scaler, x_scaled):
     """Undo ``transform``."""
-    return x_scaled * scaler.scale + scaler.shift
+    x_scaled = jnp.asarray(x_scaled)
+    ndim = x_scaled.ndim
+    return x_scaled * along_last_axis(scaler.scale, ndim) + along_last_axis(scaler.shift, ndim)
