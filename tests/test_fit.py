@@ -2,6 +2,10 @@
 
 import os
 import pathlib
+import signal
+import subprocess
+import sys
+import time
 
 import jax
 import numpy as np
@@ -166,3 +170,34 @@ def test_no_progress_bar_in_ci(capsys, monkeypatch):
     _fit(epochs=1)
     captured = capsys.readouterr()
     assert captured.err == "" and captured.out == ""
+
+
+KILLED_RUN = """
+import sys, jax
+sys.path.insert(0, {tests!r})
+from test_fit import _fit
+_fit(epochs=400, checkpoint={path!r})
+"""
+
+
+def test_a_run_killed_at_any_moment_resumes_bit_identically(tmp_path):
+    path = tmp_path / "run.ckpt"
+    script = KILLED_RUN.format(tests=os.path.dirname(__file__), path=str(path))
+    process = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not path.exists():
+            time.sleep(0.05)
+        time.sleep(0.3)  # mid-training, maybe mid-write
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    finally:
+        process.kill()
+    done = int(load_checkpoint(str(path))["epochs_done"])
+    assert 1 <= done < 400
+    epochs = done + 2
+    resumed = _fit(epochs=epochs, checkpoint=str(path))
+    whole = _fit(epochs=epochs)
+    jax.tree.map(np.testing.assert_array_equal, whole.params, resumed.params)
+    assert whole.history["loss"] == resumed.history["loss"]
+    assert [p.name for p in tmp_path.iterdir()] == ["run.ckpt"]

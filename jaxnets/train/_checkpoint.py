@@ -2,7 +2,6 @@
 
 import hashlib
 import os
-import tempfile
 
 import jax
 import numpy as np
@@ -25,14 +24,17 @@ def _plain(tree):
 def save_checkpoint(path, tree) -> None:
     """Write ``tree`` (dicts, lists, NamedTuples of arrays and numbers) to ``path``.
 
-    The bytes go to a temporary file in the same folder, are flushed and fsynced,
+    The bytes go to ``.<name>.tmp`` in the same folder, are flushed and fsynced,
     then renamed over ``path``: a crash at any moment leaves either the old file or
     the new one, never a mix. A SHA-256 of the payload lets ``load_checkpoint``
     refuse a truncated or corrupted file.
     """
     payload = serialization.msgpack_serialize(serialization.to_state_dict(_plain(tree)))
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".ckpt-", suffix=".tmp")
+    # One fixed temporary name per checkpoint: a write killed half-way leaves it
+    # behind, and the next save reuses (and then renames) it instead of piling up.
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(MAGIC + hashlib.sha256(payload).digest() + payload)

@@ -203,7 +203,8 @@ def fit(
                     best["wait"] += 1
                 stop = best["wait"] >= early_stopping.patience
         if checkpoint is not None:
-            _save(checkpoint, epoch + 1, key, train_state, best, history)
+            steps_done = (epoch + 1) * (n // batch_size)
+            _save(checkpoint, epoch + 1, steps_done, key, train_state, best, history)
         if bar is not None:
             bar.set_postfix(
                 loss=history["loss"][-1],
@@ -220,11 +221,12 @@ def fit(
     return FitResult(*final, history=history, best_epoch=best_epoch, epochs_run=epoch + 1)
 
 
-def _save(path, epochs_done, key, train_state, best, history):
+def _save(path, epochs_done, steps_done, key, train_state, best, history):
     save_checkpoint(
         path,
         {
             "epochs_done": epochs_done,
+            "steps_done": steps_done,
             "key": key,
             "train_state": train_state,
             "best_state": best["state"],
