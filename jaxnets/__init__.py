@@ -3,6 +3,7 @@
 from . import cells as cells
 from . import core as core
 from . import data as data
+from . import diagnostics as diagnostics
 from . import interop as interop
 from . import layers as layers
 from . import models as models

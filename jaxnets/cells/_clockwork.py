@@ -91,7 +91,7 @@ def clockwork(
     def project(params, x):
         return project_input(f"{where}.step", params, x)
 
-    def recur(params, carry, z):
+    def forward(params, carry, z):
         h, t = carry
         check_carry(f"{where}.step", "carry.h", h, z, hidden_size)
         check_shape(f"{where}.step", "carry.t", t, z.shape[:-1])
@@ -103,4 +103,4 @@ def clockwork(
         h = jnp.where(ticks, candidate, h)
         return ClockworkCarry(h, t + 1), h
 
-    return projected_cell(init, initial_carry, project, recur)
+    return projected_cell(init, initial_carry, project, forward)

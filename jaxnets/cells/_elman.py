@@ -58,11 +58,11 @@ def elman(
     def project(params, x):
         return project_input(f"{where}.step", params, x)
 
-    def recur(params, h, z):
+    def forward(params, h, z):
         check_carry(f"{where}.step", "carry", h, z, hidden_size)
         h = f(z + h @ params["w_h"])
         if output_size is None:
             return h, h
         return h, g(h @ params["w_y"] + along_last_axis(params["b_y"], h.ndim))
 
-    return projected_cell(init, initial_carry, project, recur)
+    return projected_cell(init, initial_carry, project, forward)

@@ -42,7 +42,7 @@ def gru(hidden_size: int, *, reset_after: bool = True, dtype=jnp.float32) -> Cel
     def project(params, x):
         return project_input(f"{where}.step", params, x)
 
-    def recur(params, h, z):
+    def forward(params, h, z):
         check_carry(f"{where}.step", "carry", h, z, hidden_size)
         x_r, x_z, x_n = jnp.split(z, 3, axis=-1)
         if reset_after:
@@ -57,6 +57,6 @@ def gru(hidden_size: int, *, reset_after: bool = True, dtype=jnp.float32) -> Cel
             u = jax.nn.sigmoid(x_z + h_z)
             n = jnp.tanh(x_n + (r * h) @ w_n)
         h = (1 - u) * n + u * h
-        return h, h
+        return h, h, {"r": r, "z": u}
 
-    return projected_cell(init, initial_carry, project, recur)
+    return projected_cell(init, initial_carry, project, forward, gated=True)

@@ -55,10 +55,10 @@ def jordan(
     def project(params, x):
         return project_input(f"{where}.step", params, x)
 
-    def recur(params, y_prev, z):
+    def forward(params, y_prev, z):
         check_carry(f"{where}.step", "carry", y_prev, z, output_size)
         h = f(z + y_prev @ params["w_h"])
         y = g(h @ params["w_y"] + along_last_axis(params["b_y"], h.ndim))
         return y, y
 
-    return projected_cell(init, initial_carry, project, recur)
+    return projected_cell(init, initial_carry, project, forward)

@@ -79,7 +79,7 @@ def lstm(
     def project(params, x):
         return project_input(f"{where}.step", params, x)
 
-    def recur(params, carry, z):
+    def forward(params, carry, z):
         h, c = carry
         check_carry(f"{where}.step", "carry.h", h, z, out_size)
         check_carry(f"{where}.step", "carry.c", c, z, hidden_size)
@@ -87,12 +87,14 @@ def lstm(
         if peephole:
             i = i + c * along_last_axis(params["p_i"], c.ndim)
             f = f + c * along_last_axis(params["p_f"], c.ndim)
-        c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+        i, f = jax.nn.sigmoid(i), jax.nn.sigmoid(f)
+        c = f * c + i * jnp.tanh(g)
         if peephole:
             o = o + c * along_last_axis(params["p_o"], c.ndim)
-        h = jax.nn.sigmoid(o) * jnp.tanh(c)
+        o = jax.nn.sigmoid(o)
+        h = o * jnp.tanh(c)
         if proj_size is not None:
             h = h @ params["w_p"]
-        return LSTMCarry(h, c), h
+        return LSTMCarry(h, c), h, {"i": i, "f": f, "o": o}
 
-    return projected_cell(init, initial_carry, project, recur)
+    return projected_cell(init, initial_carry, project, forward, gated=True)

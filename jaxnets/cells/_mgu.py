@@ -37,13 +37,13 @@ def mgu(hidden_size: int, *, dtype=jnp.float32) -> Cell:
     def project(params, x):
         return project_input(f"{where}.step", params, x)
 
-    def recur(params, h, z):
+    def forward(params, h, z):
         check_carry(f"{where}.step", "carry", h, z, hidden_size)
         f_in, n_in = jnp.split(z, 2, axis=-1)
         w_f, w_n = jnp.split(params["w_h"], 2, axis=-1)
         f = jax.nn.sigmoid(f_in + h @ w_f)
         n = jnp.tanh(n_in + (f * h) @ w_n)
         h = (1 - f) * h + f * n
-        return h, h
+        return h, h, {"f": f}
 
-    return projected_cell(init, initial_carry, project, recur)
+    return projected_cell(init, initial_carry, project, forward, gated=True)

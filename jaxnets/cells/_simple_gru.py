@@ -35,11 +35,11 @@ def simple_gru(hidden_size: int, *, dtype=jnp.float32) -> Cell:
     def project(params, x):
         return project_input(f"{where}.step", params, x)
 
-    def recur(params, c, z):
+    def forward(params, c, z):
         check_carry(f"{where}.step", "carry", c, z, hidden_size)
         u_in, n_in = jnp.split(z + c @ params["w_h"], 2, axis=-1)
         u = jax.nn.sigmoid(u_in)
         c = u * jnp.tanh(n_in) + (1 - u) * c
-        return c, c
+        return c, c, {"u": u}
 
-    return projected_cell(init, initial_carry, project, recur)
+    return projected_cell(init, initial_carry, project, forward, gated=True)

@@ -39,7 +39,8 @@ class Cell(NamedTuple):
     axes) and ``recur(params, carry, z_t) -> (carry, y_t)`` with
     ``step(p, c, x) == recur(p, c, project(p, x))``. ``jaxnets.rnn.unroll`` then
     projects all T steps in one matmul outside the loop and runs only ``recur``
-    inside it.
+    inside it. A gated cell also has ``gates(params, carry, z_t) -> dict`` of its gate
+    activations.
     """
 
     init: Callable[..., Any]
@@ -47,12 +48,26 @@ class Cell(NamedTuple):
     step: Callable[..., Any]
     project: Callable[..., Any] | None = None
     recur: Callable[..., Any] | None = None
+    gates: Callable[..., Any] | None = None
 
 
-def projected_cell(init, initial_carry, project, recur) -> Cell:
-    """A Cell whose ``step`` is ``recur`` after ``project``."""
+def projected_cell(init, initial_carry, project, forward, *, gated: bool = False) -> Cell:
+    """A Cell from ``project`` and ``forward(params, carry, z_t)``.
+
+    ``forward`` returns ``(carry, y_t)``, or ``(carry, y_t, gates)`` for a gated cell
+    (``gated=True``), where ``gates`` maps each gate's name to its activations in
+    (0, 1); the cell then exposes ``gates(params, carry, z_t) -> dict``, which
+    ``jaxnets.diagnostics.gate_saturation`` reads. Unused outputs cost nothing under
+    ``jit``.
+    """
+
+    def recur(params, carry, z):
+        return forward(params, carry, z)[:2]
 
     def step(params, carry, x):
         return recur(params, carry, project(params, x))
 
-    return Cell(init, initial_carry, step, project, recur)
+    def gates(params, carry, z):
+        return forward(params, carry, z)[2]
+
+    return Cell(init, initial_carry, step, project, recur, gates if gated else None)

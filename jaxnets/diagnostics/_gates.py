@@ -1,0 +1,50 @@
+"""How often the gates of a gated cell sit near 0 or 1."""
+
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from ._trajectory import time_major_inputs
+
+
+def gate_activations(cell, params, xs, *, carry=None):
+    """Each gate's activations at every step: {name: (T, *batch, H)}."""
+    if cell.gates is None:
+        raise ValueError(
+            "gate_saturation: `cell` has no gates (elman, jordan and clockwork have none); "
+            "use simple_gru, mgu, gru or lstm."
+        )
+    xs = jnp.asarray(xs)
+    inputs, body = time_major_inputs(cell, params, xs)
+    carry = cell.initial_carry(params, xs.shape[:-2]) if carry is None else carry
+
+    def scan_body(carry, z):
+        gates = cell.gates(params, carry, z)
+        carry, _ = body(params, carry, z)
+        return carry, gates
+
+    return lax.scan(scan_body, carry, inputs)[1]
+
+
+def gate_saturation(cell, params, xs, *, low: float = 0.05, high: float = 0.95, carry=None):
+    """The fraction of each gate's activations below ``low`` or above ``high``, per step.
+
+    Saturated gates pass (near 1) or block (near 0) their signal regardless of the
+    input, and their gradient, sigmoid' <= 0.05, nearly vanishes.
+
+    Args:
+      cell, params: a gated Cell (``cell.gates`` is set) and its params.
+      xs: inputs (*batch, T, D).
+
+    Returns:
+      {gate name: (T,) float64 NumPy array}, the fraction over batch and units.
+    """
+    if not 0.0 <= low < high <= 1.0:
+        raise ValueError(f"gate_saturation: need 0 <= `low` < `high` <= 1, got {low}, {high}.")
+    activations = gate_activations(cell, params, xs, carry=carry)
+    fractions = {}
+    for name, values in activations.items():
+        values = np.asarray(values)
+        saturated = (values < low) | (values > high)
+        fractions[name] = saturated.reshape(values.shape[0], -1).mean(1).astype(np.float64)
+    return fractions

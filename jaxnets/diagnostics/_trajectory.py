@@ -1,0 +1,46 @@
+"""Running a cell step by step while exposing what the diagnostics need."""
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+
+def time_major_inputs(cell, params, xs):
+    """The cell's per-step inputs for xs (*batch, T, D), time first, and the step body."""
+    if cell.project is not None:
+        inputs, body = cell.project(params, xs), cell.recur
+    else:
+        inputs, body = xs, cell.step
+    return jnp.moveaxis(inputs, -2, 0), body
+
+
+def float_part(carry):
+    """The differentiable leaves of a carry (the clockwork step counter is not)."""
+    return [leaf for leaf in jax.tree.leaves(carry) if jnp.issubdtype(leaf.dtype, jnp.floating)]
+
+
+def perturbed_run(cell, params, xs, perturbations, carry=None):
+    """Unroll, adding ``perturbations[t]`` to the carry's float leaves after step t.
+
+    Returns ``(final_carry, ys)``, ys batch-first like ``jaxnets.rnn.unroll``.
+    """
+    inputs, body = time_major_inputs(cell, params, xs)
+    if carry is None:
+        carry = cell.initial_carry(params, xs.shape[:-2])
+    treedef = jax.tree.structure(carry)
+    is_float = [jnp.issubdtype(leaf.dtype, jnp.floating) for leaf in jax.tree.leaves(carry)]
+
+    def add(carry, eps):
+        eps = iter(eps)
+        leaves = [
+            leaf + next(eps) if f else leaf for leaf, f in zip(jax.tree.leaves(carry), is_float)
+        ]
+        return jax.tree.unflatten(treedef, leaves)
+
+    def scan_body(carry, step_inputs):
+        z, eps = step_inputs
+        carry, y = body(params, carry, z)
+        return add(carry, eps), y
+
+    carry, ys = lax.scan(scan_body, carry, (inputs, perturbations))
+    return carry, jnp.moveaxis(ys, 0, -2)
