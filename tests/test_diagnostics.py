@@ -36,7 +36,7 @@ def test_gradient_flow_equals_finite_differences_of_a_perturbed_state():
         norms = gradient_flow(cell, params, xs, _loss)
 
         def loss_with(t, e):
-            # The loss when e (B, H) is added to the hidden state after step t.
+            # The loss when e (B, H) is added to the hidden state that step t reads.
             final, ys = perturbed_run(cell, params, xs, [jnp.zeros((T, B, H)).at[t].set(e)])
             return _loss(ys, final)
 
@@ -54,7 +54,8 @@ def test_linear_rnn_gradient_flow_decays_exactly_like_a_to_the_k():
     params = {**cell.init(jax.random.key(0), D), "w_h": a * jnp.eye(H)}
     v = jnp.arange(1.0, H + 1)
     norms = gradient_flow(cell, params, _xs((1, T, D)), lambda ys, h: jnp.sum(h * v[None]))
-    expected = a ** np.arange(T - 1, -1, -1) * float(jnp.linalg.norm(v))
+    # h_T-1 = a^(T - t) h_t-1 + (input terms): entry t is a^(T - t) ||v||.
+    expected = a ** np.arange(T, 0, -1) * float(jnp.linalg.norm(v))
     np.testing.assert_allclose(norms, expected, rtol=1e-5)
 
 
@@ -62,8 +63,9 @@ def test_gradient_flow_covers_both_parts_of_an_lstm_carry():
     cell = lstm(H)
     params = cell.init(jax.random.key(0), D)
     norms = gradient_flow(cell, params, _xs(), lambda ys, carry: jnp.sum(carry.c))
-    assert norms[-1] == pytest.approx(np.sqrt(B * H))  # dL/dc_T = 1, dL/dh_T = 0
-    assert (norms[:-1] > 0).all()
+    assert (norms > 0).all()
+    only_h = gradient_flow(cell, params, _xs(), lambda ys, carry: jnp.sum(carry.h))
+    assert norms[-1] > only_h[-1] > 0  # c carries more signal back than h alone
 
 
 @pytest.mark.parametrize(

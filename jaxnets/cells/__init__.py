@@ -19,3 +19,18 @@ from ._lstm import LSTMCarry as LSTMCarry
 from ._lstm import lstm as lstm
 from ._mgu import mgu as mgu
 from ._simple_gru import simple_gru as simple_gru
+
+__all__ = [
+    "ClockworkCarry",
+    "LSTMCarry",
+    "clockwork",
+    "elman",
+    "gru",
+    "hopfield_energy",
+    "hopfield_recall",
+    "hopfield_store",
+    "jordan",
+    "lstm",
+    "mgu",
+    "simple_gru",
+]

@@ -28,12 +28,12 @@ def lstm(
 ) -> Cell:
     """LSTM (Hochreiter & Schmidhuber, 1997), gates in PyTorch's order i, f, g, o.
 
-      i  = sigmoid(x w_x[:, i] + h w_h[:, i] + b[i] [+ p_i * c])
-      f  = sigmoid(x w_x[:, f] + h w_h[:, f] + b[f] [+ p_f * c])
+      i  = sigmoid(x w_x[:, i] + h w_h[:, i] + b[i] + p_i * c)     (p_i * c: peephole only)
+      f  = sigmoid(x w_x[:, f] + h w_h[:, f] + b[f] + p_f * c)     (p_f * c: peephole only)
       g  = tanh(x w_x[:, g] + h w_h[:, g] + b[g])
       c' = f * c + i * g
-      o  = sigmoid(x w_x[:, o] + h w_h[:, o] + b[o] [+ p_o * c'])
-      h' = o * tanh(c')    [then h' = h' w_p with proj_size]
+      o  = sigmoid(x w_x[:, o] + h w_h[:, o] + b[o] + p_o * c')    (p_o * c': peephole only)
+      h' = o * tanh(c'), then h' = h' w_p with proj_size
 
     Without peepholes this is ``torch.nn.LSTM``'s cell, ``proj_size`` included.
     ``x w_x + b`` of all steps is one matmul outside the time loop.

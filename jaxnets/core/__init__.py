@@ -8,3 +8,14 @@ from ._shapes import output_shape as output_shape
 from ._types import Cell as Cell
 from ._types import Layer as Layer
 from ._types import projected_cell as projected_cell
+
+__all__ = [
+    "Cell",
+    "Layer",
+    "along_last_axis",
+    "as_tuple",
+    "check_input_shape",
+    "check_shape",
+    "output_shape",
+    "projected_cell",
+]

@@ -8,3 +8,13 @@ from ._jacobians import jacobian_norms as jacobian_norms
 from ._plots import plot_gate_saturation as plot_gate_saturation
 from ._plots import plot_gradient_flow as plot_gradient_flow
 from ._plots import plot_jacobian_norms as plot_jacobian_norms
+
+__all__ = [
+    "gate_activations",
+    "gate_saturation",
+    "gradient_flow",
+    "jacobian_norms",
+    "plot_gate_saturation",
+    "plot_gradient_flow",
+    "plot_jacobian_norms",
+]

@@ -33,7 +33,8 @@ def gate_saturation(cell, params, xs, *, low: float = 0.05, high: float = 0.95, 
     input, and their gradient, sigmoid' <= 0.05, nearly vanishes.
 
     Args:
-      cell, params: a gated Cell (``cell.gates`` is set) and its params.
+      cell: a gated Cell (``cell.gates`` is set).
+      params: the cell's params.
       xs: inputs (*batch, T, D).
 
     Returns:

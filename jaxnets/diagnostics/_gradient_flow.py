@@ -8,21 +8,24 @@ from ._trajectory import float_part, perturbed_run
 
 
 def gradient_flow(cell, params, xs, loss_fn, *, carry=None):
-    """The norm of dL/dh_t for every step t, by exact autodiff.
+    """The norm of dL/dh for the state each step t reads, by exact autodiff.
 
-    A zero perturbation e_t is added to the carry after each step t and the loss is
-    differentiated with respect to it: dL/de_t = dL/dh_t. "h" is every float leaf of
-    the carry (both h and c for an LSTM, whose memory path is what carries the
-    signal); the norm is over the batch and all those units.
+    A zero perturbation e_t is added to the carry as step t reads it (h_{t-1}, the
+    state after step t - 1; the initial carry for t = 0), and the loss is
+    differentiated with respect to it: dL/de_t = dL/dh_{t-1}, through every path,
+    the outputs of steps t.. included. "h" is every float leaf of the carry (both h
+    and c for an LSTM, whose memory path is what carries the signal); the norm is
+    over the batch and all those units. Entry t is T - t steps from the end.
 
     Args:
-      cell, params: a Cell and its params.
+      cell: a Cell.
+      params: the cell's params.
       xs: inputs (B, T, D).
       loss_fn: ``loss_fn(ys, final_carry) -> scalar``, with ys (B, T, O).
       carry: the initial carry; zeros by default.
 
     Returns:
-      (T,) float64 NumPy array: entry t is ||dL/dh_t||.
+      (T,) float64 NumPy array: entry t is ||dL/dh_{t-1}||.
 
     Raises:
       ValueError: the loss does not depend on the hidden states at all.

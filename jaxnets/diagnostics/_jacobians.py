@@ -16,7 +16,8 @@ def jacobian_norms(cell, params, xs, max_k: int, *, carry=None):
     products J_T J_{T-1} ... J_{T-k+1} accumulated from the end.
 
     Args:
-      cell, params: a Cell and its params.
+      cell: a Cell.
+      params: the cell's params.
       xs: one sequence (T, D), no batch axis.
       max_k: the largest distance K, in [1, T].
       carry: the initial carry (no batch axis); zeros by default.

@@ -21,7 +21,7 @@ def _save(fig, path):
 
 
 def plot_gradient_flow(flows: dict, path: str, *, title: str = "Gradient flow through time"):
-    """Plot ||dL/dh_t|| against the distance back in time, T - 1 - t, log scale.
+    """Plot ``gradient_flow``'s norms against the steps to the end, T - t, log scale.
 
     Args:
       flows: {label: (T,) array from ``gradient_flow``}.
@@ -30,8 +30,8 @@ def plot_gradient_flow(flows: dict, path: str, *, title: str = "Gradient flow th
     fig, ax = _figure()
     for label, norms in flows.items():
         norms = np.asarray(norms)
-        ax.semilogy(np.arange(len(norms))[::-1], norms, label=label)
-    ax.set(xlabel="steps back from the last one (T - 1 - t)", ylabel="||dL/dh_t||", title=title)
+        ax.semilogy(np.arange(len(norms), 0, -1), norms, label=label)
+    ax.set(xlabel="steps to the end of the sequence (T - t)", ylabel="||dL/dh||", title=title)
     ax.legend()
     ax.grid(True, which="both", alpha=0.3)
     return _save(fig, path)

@@ -20,7 +20,7 @@ def float_part(carry):
 
 
 def perturbed_run(cell, params, xs, perturbations, carry=None):
-    """Unroll, adding ``perturbations[t]`` to the carry's float leaves after step t.
+    """Unroll, adding ``perturbations[t]`` to the carry's float leaves as step t reads it.
 
     Returns ``(final_carry, ys)``, ys batch-first like ``jaxnets.rnn.unroll``.
     """
@@ -39,8 +39,7 @@ def perturbed_run(cell, params, xs, perturbations, carry=None):
 
     def scan_body(carry, step_inputs):
         z, eps = step_inputs
-        carry, y = body(params, carry, z)
-        return add(carry, eps), y
+        return body(params, add(carry, eps), z)
 
     carry, ys = lax.scan(scan_body, carry, (inputs, perturbations))
     return carry, jnp.moveaxis(ys, 0, -2)

@@ -22,3 +22,22 @@ from ._pool import max_pool2d as max_pool2d
 from ._reshape import activation as activation
 from ._reshape import flatten as flatten
 from ._summary import summary as summary
+
+__all__ = [
+    "activation",
+    "avg_pool1d",
+    "avg_pool2d",
+    "batch_norm",
+    "conv1d",
+    "conv2d",
+    "dense",
+    "dropout",
+    "embedding",
+    "flatten",
+    "max_pool1d",
+    "max_pool2d",
+    "parallel",
+    "residual",
+    "serial",
+    "summary",
+]

@@ -94,7 +94,8 @@ def conv1d(
       dilation: d, spacing between kernel taps.
       activation: elementwise function applied last; ``None`` for linear.
       use_bias: add ``b``.
-      w_init, b_init: initializers for ``w`` (K, C, F) and ``b`` (F,).
+      w_init: initializer for ``w`` (K, C, F).
+      b_init: initializer for ``b`` (F,).
       impl: ``"lax"`` (``lax.conv_general_dilated``), ``"patches"`` (im2col and one
         matmul) or ``None``: "patches" on CPU, where its backward is faster, else "lax".
 
@@ -150,7 +151,8 @@ def conv2d(
       dilation: an int or a pair.
       activation: elementwise function applied last; ``None`` for linear.
       use_bias: add ``b``.
-      w_init, b_init: initializers for ``w`` (k_h, k_w, C, F) (HWIO) and ``b`` (F,).
+      w_init: initializer for ``w`` (k_h, k_w, C, F) (HWIO).
+      b_init: initializer for ``b`` (F,).
       impl: ``"lax"`` (``lax.conv_general_dilated``), ``"patches"`` (im2col and one
         matmul) or ``None``: "patches" on CPU, where its backward is faster, else "lax".
 

@@ -25,8 +25,9 @@ def dense(
       features: O, the number of outputs.
       activation: an elementwise function such as ``jax.nn.relu``; ``None`` for linear.
       use_bias: add ``b``.
-      w_init, b_init: ``jax.nn.initializers`` for ``w`` (D, O) and ``b`` (O,); the
-        defaults are Keras's (Glorot uniform, zeros).
+      w_init: a ``jax.nn.initializers`` function for ``w`` (D, O); Glorot uniform,
+        as in Keras.
+      b_init: initializer for ``b`` (O,); zeros.
       dtype: dtype of the params.
       name: label in ``summary`` and error messages.
 

@@ -34,7 +34,8 @@ def batch_norm(
       momentum: decay of the running averages. PyTorch's ``momentum`` is
         ``1 - momentum`` here (its default 0.1 is this default 0.9).
       eps: added to the variance.
-      use_scale, use_bias: learn ``scale`` (C,) and ``bias`` (C,).
+      use_scale: learn ``scale`` (C,).
+      use_bias: learn ``bias`` (C,).
 
     Returns:
       A Layer with params ``scale``, ``bias`` (C,) and state ``mean``, ``var`` (C,).

@@ -6,3 +6,12 @@ from ._lengths import reverse_valid as reverse_valid
 from ._readout import readout as readout
 from ._stacked import stacked_rnn as stacked_rnn
 from ._unroll import unroll as unroll
+
+__all__ = [
+    "bidirectional",
+    "readout",
+    "recurrent",
+    "reverse_valid",
+    "stacked_rnn",
+    "unroll",
+]

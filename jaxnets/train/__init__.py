@@ -29,3 +29,34 @@ from ._standardize import transform as transform
 from ._step import TrainState as TrainState
 from ._step import train_epoch as train_epoch
 from ._step import train_step as train_step
+
+__all__ = [
+    "EarlyStopping",
+    "Estimate",
+    "FitResult",
+    "Scaler",
+    "TrainState",
+    "accuracy",
+    "binary_cross_entropy",
+    "bootstrap_evaluate",
+    "cross_validate",
+    "evaluate",
+    "fit",
+    "fit_minmax",
+    "fit_seeds",
+    "fit_zscore",
+    "init_and_fit_key",
+    "inverse_transform",
+    "l1_penalty",
+    "l2_penalty",
+    "load_checkpoint",
+    "mse",
+    "optimizer",
+    "perplexity",
+    "save_checkpoint",
+    "softmax_cross_entropy",
+    "train_epoch",
+    "train_step",
+    "transform",
+    "weights_mask",
+]

@@ -133,14 +133,18 @@ def fit(
     (``train_epoch``); the last partial batch is dropped.
 
     Args:
-      model: a Layer; params, state: its variables.
+      model: a Layer.
+      params: its params.
+      state: its state.
       optimizer: an optax GradientTransformation (see ``jaxnets.train.optimizer``).
       loss: ``loss(y_pred, y) -> scalar``.
-      x, y: arrays (or pytrees of arrays) with N rows.
+      x: inputs, an array (or pytree of arrays) with N rows.
+      y: targets with N rows.
       validation: ``(x_val, y_val)``, evaluated after every epoch with
         ``metric`` (default: ``loss``); early stopping monitors it.
       early_stopping: an ``EarlyStopping``; needs ``validation``.
-      l1, l2: penalty coefficients on weights (``l1_penalty``, ``l2_penalty``).
+      l1: coefficient of ``l1_penalty`` (weights only).
+      l2: coefficient of ``l2_penalty`` (weights only).
       checkpoint: a file path; the state is saved atomically after every epoch, and
         an existing file is resumed from.
       progress: a tqdm bar over epochs; ``None``: only on a terminal outside CI.

@@ -1,0 +1,33 @@
+"""The API reference build fails on a broken cross-reference (and passes without one)."""
+
+import pathlib
+import subprocess
+import sys
+
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def _build(tmp_path, page: str):
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text())
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "index.md").write_text(page)
+    config.update(docs_dir=str(docs), site_dir=str(tmp_path / "site"), nav=["index.md"])
+    (tmp_path / "mkdocs.yml").write_text(yaml.safe_dump(config))
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(tmp_path / "mkdocs.yml")],
+        capture_output=True, text=True, cwd=ROOT,
+    )  # fmt: skip
+
+
+def test_a_good_reference_builds(tmp_path):
+    result = _build(tmp_path, "# Page\n\nSee [gru][jaxnets.cells.gru].\n\n::: jaxnets.cells.gru\n")
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_broken_reference_fails_the_build(tmp_path):
+    result = _build(tmp_path, "# Page\n\nSee [gone][jaxnets.cells.no_such_cell].\n")
+    assert result.returncode != 0
+    assert "Could not find cross-reference target 'jaxnets.cells.no_such_cell'" in result.stderr
