@@ -135,7 +135,7 @@ def test_plots_write_png_files(tmp_path):
     params = cell.init(jax.random.key(0), D)
     flow = gradient_flow(cell, params, _xs(), _loss)
     files = [
-        plot_gradient_flow({"gru": flow}, str(tmp_path / "flow.png")),
+        plot_gradient_flow({"gru": flow}, str(tmp_path / "flow.png"), baseline={"gru": flow / 2}),
         plot_jacobian_norms(
             {"gru": jacobian_norms(cell, params, _xs((T, D)), 4)}, str(tmp_path / "jac.png")
         ),

@@ -20,17 +20,31 @@ def _save(fig, path):
     return path
 
 
-def plot_gradient_flow(flows: dict, path: str, *, title: str = "Gradient flow through time"):
+def plot_gradient_flow(
+    flows: dict,
+    path: str,
+    *,
+    baseline: dict | None = None,
+    baseline_label: str = "init",
+    title: str = "Gradient flow through time",
+):
     """Plot ``gradient_flow``'s norms against the steps to the end, T - t, log scale.
 
     Args:
-      flows: {label: (T,) array from ``gradient_flow``}.
+      flows: {label: (T,) array from ``gradient_flow``}, solid lines.
       path: the PNG file to write.
+      baseline: {label: (T,) array} for some of the same labels (e.g. at
+        initialization), dashed in the same colour.
+      baseline_label: how the legend names the baseline.
     """
     fig, ax = _figure()
     for label, norms in flows.items():
         norms = np.asarray(norms)
-        ax.semilogy(np.arange(len(norms), 0, -1), norms, label=label)
+        (line,) = ax.semilogy(np.arange(len(norms), 0, -1), norms, label=label)
+        if baseline is not None and label in baseline:
+            base = np.asarray(baseline[label])
+            ax.semilogy(np.arange(len(base), 0, -1), base, linestyle="--",
+                        color=line.get_color(), label=f"{label} ({baseline_label})")  # fmt: skip
     ax.set(xlabel="steps to the end of the sequence (T - t)", ylabel="||dL/dh||", title=title)
     ax.legend()
     ax.grid(True, which="both", alpha=0.3)
