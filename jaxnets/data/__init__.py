@@ -3,17 +3,25 @@
 from ._adding import adding_problem as adding_problem
 from ._datasets import digits as digits
 from ._datasets import mnist1d as mnist1d
+from ._fashion_mnist import CLASSES as FASHION_MNIST_CLASSES
+from ._fashion_mnist import fashion_mnist as fashion_mnist
+from ._idx import read_idx as read_idx
+from ._idx import write_idx as write_idx
 from ._splits import bootstrap as bootstrap
 from ._splits import holdout as holdout
 from ._splits import kfold as kfold
 from ._splits import train_test_split as train_test_split
 
 __all__ = [
+    "FASHION_MNIST_CLASSES",
     "adding_problem",
     "bootstrap",
     "digits",
+    "fashion_mnist",
     "holdout",
     "kfold",
     "mnist1d",
+    "read_idx",
     "train_test_split",
+    "write_idx",
 ]

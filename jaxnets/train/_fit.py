@@ -4,6 +4,7 @@ import functools
 import math
 import os
 import sys
+import time
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -30,9 +31,9 @@ class EarlyStopping(NamedTuple):
 
 class FitResult(NamedTuple):
     """params, state and opt_state at the end (the best epoch's with early stopping);
-    ``history``: per-epoch lists (``loss``, ``grad_norm``, ``max_grad_norm``, and
-    ``val_loss`` / ``val_metric`` with validation data); ``best_epoch`` (0-based) and
-    ``epochs_run``."""
+    ``history``: per-epoch lists (``loss``, ``grad_norm``, ``max_grad_norm``,
+    ``seconds`` of training, the first one including compilation, and ``val_metric``
+    with validation data); ``best_epoch`` (0-based) and ``epochs_run``."""
 
     params: dict
     state: dict
@@ -166,7 +167,7 @@ def fit(
 
     train_state = TrainState(params, state, optimizer.init(params))
     best = {"state": train_state, "value": math.inf, "epoch": -1, "wait": 0}
-    history = {"loss": [], "grad_norm": [], "max_grad_norm": []}
+    history = {"loss": [], "grad_norm": [], "max_grad_norm": [], "seconds": []}
     if validation is not None:
         history["val_metric"] = []
     start = 0
@@ -178,8 +179,10 @@ def fit(
         bar.update(start)
     epoch = start
     for epoch in range(start, epochs):
+        started = time.perf_counter()
         new_state, metrics = epoch_fn(train_state, jax.random.fold_in(key, epoch), x, y)
-        losses = np.asarray(metrics["loss"])
+        losses = np.asarray(metrics["loss"])  # waits for the epoch to finish
+        seconds = time.perf_counter() - started
         bad = np.flatnonzero(~np.isfinite(losses))
         if bad.size:
             kept = (
@@ -196,6 +199,7 @@ def fit(
         history["loss"].append(float(losses.mean()))
         history["grad_norm"].append(float(norms.mean()))
         history["max_grad_norm"].append(float(norms.max()))
+        history["seconds"].append(seconds)
         stop = False
         if validation is not None:
             value = evaluate(model, train_state.params, train_state.state, *validation, val_fn)
