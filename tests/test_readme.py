@@ -36,3 +36,12 @@ def test_readme_training_example_runs(tmp_path, monkeypatch, capsys):
     assert round(float(best_accuracy), 3) == float(shown_accuracy)
     assert (tmp_path / "mnist1d.ckpt").exists()
     assert namespace["result"].best_epoch == int(best_epoch)
+
+
+def test_ci_runs_the_readme_test_command_verbatim():
+    commands = re.search(r"```bash\n(.*?)```", README.read_text(), re.S).group(1)
+    lines = [line for line in commands.strip().splitlines() if not line.startswith("#")]
+    assert len(lines) == 2  # set up and run the main job; run the tests
+    test_command = lines[1]
+    ci = (README.parent / ".ci" / "run").read_text()
+    assert test_command in ci.splitlines()
