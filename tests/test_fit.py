@@ -80,6 +80,9 @@ def test_resumed_run_is_bit_identical_to_an_uninterrupted_one(tmp_path):
     whole = _fit(epochs=4)
     _fit(epochs=2, checkpoint=path)  # "killed" after epoch 2: only the file survives
     resumed = _fit(epochs=4, checkpoint=path)
+    again = _fit(epochs=4, checkpoint=path)  # already complete: nothing more to run
+    assert resumed.epochs_run == again.epochs_run == 4
+    jax.tree.map(np.testing.assert_array_equal, again.params, resumed.params)
     jax.tree.map(np.testing.assert_array_equal, whole.params, resumed.params)
     jax.tree.map(np.testing.assert_array_equal, whole.opt_state, resumed.opt_state)
     assert whole.history["loss"] == resumed.history["loss"]

@@ -174,10 +174,12 @@ def fit(
     if checkpoint is not None and os.path.exists(checkpoint):
         start, train_state, best, history = _resume(checkpoint, train_state)
 
+    done = start
+    if early_stopping is not None and best["wait"] >= early_stopping.patience:
+        epochs = done  # the checkpointed run had already stopped early
     bar = _progress(epochs, progress)
     if bar is not None:
         bar.update(start)
-    epoch = start
     for epoch in range(start, epochs):
         started = time.perf_counter()
         new_state, metrics = epoch_fn(train_state, jax.random.fold_in(key, epoch), x, y)
@@ -194,7 +196,7 @@ def fit(
                 f"fit: the loss is {losses[bad[0]]} at epoch {epoch}, step {bad[0]} (of "
                 f"{n // batch_size} per epoch); training stopped.{kept}"
             )
-        train_state = new_state
+        train_state, done = new_state, epoch + 1
         norms = np.asarray(metrics["grad_norm"])
         history["loss"].append(float(losses.mean()))
         history["grad_norm"].append(float(norms.mean()))
@@ -211,8 +213,7 @@ def fit(
                     best["wait"] += 1
                 stop = best["wait"] >= early_stopping.patience
         if checkpoint is not None:
-            steps_done = (epoch + 1) * (n // batch_size)
-            _save(checkpoint, epoch + 1, steps_done, key, train_state, best, history)
+            _save(checkpoint, done, done * (n // batch_size), key, train_state, best, history)
         if bar is not None:
             bar.set_postfix(
                 loss=history["loss"][-1],
@@ -223,10 +224,10 @@ def fit(
             break
     if bar is not None:
         bar.close()
-    final, best_epoch = train_state, epoch
+    final, best_epoch = train_state, done - 1
     if early_stopping is not None and best["epoch"] >= 0:
         final, best_epoch = best["state"], best["epoch"]
-    return FitResult(*final, history=history, best_epoch=best_epoch, epochs_run=epoch + 1)
+    return FitResult(*final, history=history, best_epoch=best_epoch, epochs_run=done)
 
 
 def _save(path, epochs_done, steps_done, key, train_state, best, history):
