@@ -8,6 +8,8 @@ from . import interop as interop
 from . import layers as layers
 from . import models as models
 from . import rnn as rnn
+from . import tasks as tasks
+from . import text as text
 from . import train as train
 from .core import Cell as Cell
 from .core import Layer as Layer

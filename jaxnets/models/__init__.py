@@ -1,11 +1,31 @@
-"""Whole networks built from jaxnets layers."""
+"""Whole networks built from jaxnets layers and cells."""
 
 from ._convnets import keras_convnet as keras_convnet
 from ._convnets import lenet5 as lenet5
+from ._decoding import beam_search as beam_search
+from ._decoding import choose_token as choose_token
+from ._decoding import generate as generate
+from ._language_model import initial_carry as initial_carry
+from ._language_model import language_model as language_model
 from ._mlp import mlp as mlp
+from ._one_to_many import one_to_many as one_to_many
+from ._seq2seq import Seq2Seq as Seq2Seq
+from ._seq2seq import seq2seq as seq2seq
+from ._sequence import many_to_many as many_to_many
+from ._sequence import many_to_one as many_to_one
 
 __all__ = [
+    "Seq2Seq",
+    "beam_search",
+    "choose_token",
+    "generate",
+    "initial_carry",
     "keras_convnet",
+    "language_model",
     "lenet5",
+    "many_to_many",
+    "many_to_one",
     "mlp",
+    "one_to_many",
+    "seq2seq",
 ]

@@ -17,6 +17,7 @@ def stacked_rnn(
     merge: str = "concat",
     drop_rate: float = 0.0,
     residual: bool = False,
+    return_sequences: bool = True,
     return_carry: bool = False,
     unroll=1,
     name: str = "stacked_rnn",
@@ -31,7 +32,11 @@ def stacked_rnn(
     same size). One layer serves every level, each with its own params.
 
     ``apply(params, state, x, *, key=None, train=False, lengths=None, carry=None)``
-    maps x (B, T, D) to the top layer's ys (B, T, O). ``return_carry=True`` returns
+    maps x (B, T, D) to the top layer's ys (B, T, O). With ``return_sequences=False``
+    the top layer returns one vector per sequence (B, O): its output at each
+    sequence's last valid step or, when bidirectional, the forward direction's there
+    merged with the backward direction's at step 0 (each direction's final output).
+    ``return_carry=True`` returns
     ``(ys, carries)``: one final carry per layer, a (forward, backward) pair when
     bidirectional; ``carry`` takes the same structure. For one vector per sequence,
     use ``jaxnets.rnn.readout(ys, lengths)`` or the final carries.
@@ -46,24 +51,35 @@ def stacked_rnn(
         raise ValueError(f"{name}: `num_layers` must be an int >= 1, got {num_layers!r}.")
     if merge not in MERGES:
         raise ValueError(f"{name}: `merge` must be one of {sorted(MERGES)}, got {merge!r}.")
+    if residual and not return_sequences:
+        raise ValueError(
+            f"{name}: `residual` adds each layer's input sequence to its output, so it needs "
+            "return_sequences=True; got return_sequences=False."
+        )
     between = dropout(drop_rate, name=f"{name}.dropout")
-    if bidirectional:
-        layer = bidirectional_layer(cell, cell, merge=merge, return_carry=True, unroll=unroll)
-    else:
-        layer = recurrent(cell, return_carry=True, unroll=unroll)
+
+    def make_layer(sequences):
+        if bidirectional:
+            return bidirectional_layer(
+                cell, cell, merge=merge, return_sequences=sequences, return_carry=True,
+                unroll=unroll,
+            )  # fmt: skip
+        return recurrent(cell, return_sequences=sequences, return_carry=True, unroll=unroll)
+
+    layers = [make_layer(True)] * (num_layers - 1) + [make_layer(return_sequences)]
     names = [f"layer_{i}" for i in range(num_layers)]
 
     def init(key, input_shape):
         shape = _sequence_shape(name, input_shape)
         params = {}
         for layer_name, k in zip(names, jax.random.split(key, num_layers)):
-            (shape, _), params[layer_name], _ = layer.init(k, shape)
+            (shape, _), params[layer_name], _ = layers[0].init(k, shape)
         return output_shape(apply, params, {}, input_shape, jax.numpy.float32), params, {}
 
     def apply(params, state, x, *, key=None, train=False, lengths=None, carry=None):
         keys = [None] * num_layers if key is None else list(jax.random.split(key, num_layers))
         carries = []
-        for i, layer_name in enumerate(names):
+        for i, (layer_name, layer) in enumerate(zip(names, layers)):
             inputs = x
             if i > 0:
                 inputs, _ = between.apply({}, {}, x, key=keys[i], train=train)

@@ -84,9 +84,16 @@ def compiled_epoch(apply, loss, optimizer, batch_size, l1, l2, *, seeds: bool):
     return jax.jit(jax.vmap(epoch, in_axes=(0, 0, None, None)) if seeds else epoch)
 
 
+@functools.lru_cache(maxsize=16)
+def compiled_predict(apply):
+    """``apply``'s prediction in evaluation mode, jitted once per model (not per call:
+    validating every epoch would otherwise compile every epoch)."""
+    return jax.jit(lambda p, s, xb: apply(p, s, xb)[0])
+
+
 def evaluate(model, params, state, x, y, metric: Callable, *, batch_size: int = 512) -> float:
     """The mean of ``metric(y_pred, y)`` over (x, y) in batches, with ``train=False``."""
-    apply = jax.jit(lambda p, s, xb: model.apply(p, s, xb)[0])
+    apply = compiled_predict(model.apply)
     n = jax.tree.leaves(x)[0].shape[0]
     total = 0.0
     for start in range(0, n, batch_size):
