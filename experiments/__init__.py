@@ -1,1 +1,1 @@
-"""Experiments run on jaxnets: the demo now, config-driven sweeps later."""
+"""Experiments on jaxnets: config-driven sweeps, a resumable results store, reports."""

@@ -1,3 +1,5 @@
-from experiments.demo import main
+import sys
 
-main()
+from experiments.cli import main
+
+sys.exit(main())

@@ -19,6 +19,7 @@ from ._optimizer import optimizer as optimizer
 from ._regularization import l1_penalty as l1_penalty
 from ._regularization import l2_penalty as l2_penalty
 from ._regularization import weights_mask as weights_mask
+from ._seeds import evaluate_seeds as evaluate_seeds
 from ._seeds import fit_seeds as fit_seeds
 from ._seeds import init_and_fit_key as init_and_fit_key
 from ._standardize import Scaler as Scaler
@@ -41,6 +42,7 @@ __all__ = [
     "bootstrap_evaluate",
     "cross_validate",
     "evaluate",
+    "evaluate_seeds",
     "fit",
     "fit_minmax",
     "fit_seeds",
