@@ -35,6 +35,7 @@ def recurrent(
     return_carry: bool = False,
     reverse: bool = False,
     unroll=1,
+    remat=None,
     name: str = "rnn",
 ) -> Layer:
     """A cell run over a sequence, as a Layer (Keras's ``RNN``).
@@ -43,7 +44,8 @@ def recurrent(
     maps x (B, T, D) to ys (B, T, O), or with ``return_sequences=False`` to the
     output of the final processed step (B, O): step length - 1, or step 0 when
     ``reverse``. ``return_carry=True`` returns ``(y, final_carry)``. ``lengths`` and
-    ``carry`` are passed to ``jaxnets.rnn.unroll``. Params are the cell's.
+    ``carry``, like ``unroll`` and ``remat``, are passed to ``jaxnets.rnn.unroll``.
+    Params are the cell's.
     """
     _check_cell(name, cell)
 
@@ -54,8 +56,9 @@ def recurrent(
 
     def apply(params, state, x, *, key=None, train=False, lengths=None, carry=None):
         final, ys = run(
-            cell, params, x, carry=carry, lengths=lengths, reverse=reverse, unroll=unroll
-        )
+            cell, params, x, carry=carry, lengths=lengths, reverse=reverse, unroll=unroll,
+            remat=remat,
+        )  # fmt: skip
         if not return_sequences:
             ys = readout(ys, lengths, how="first" if reverse else "last")
         return ((ys, final) if return_carry else ys), state
@@ -71,6 +74,7 @@ def bidirectional(
     return_sequences: bool = True,
     return_carry: bool = False,
     unroll=1,
+    remat=None,
     name: str = "bidirectional",
 ) -> Layer:
     """Two RNNs over the same sequence, one reversed, outputs merged per step.
@@ -104,11 +108,12 @@ def bidirectional(
     def apply(params, state, x, *, key=None, train=False, lengths=None, carry=None):
         carry_f, carry_b = (None, None) if carry is None else carry
         final_f, ys_f = run(
-            forward_cell, params["forward"], x, carry=carry_f, lengths=lengths, unroll=unroll
-        )
+            forward_cell, params["forward"], x, carry=carry_f, lengths=lengths, unroll=unroll,
+            remat=remat,
+        )  # fmt: skip
         final_b, ys_b = run(
             backward_cell, params["backward"], x, carry=carry_b, lengths=lengths,
-            reverse=True, unroll=unroll,
+            reverse=True, unroll=unroll, remat=remat,
         )  # fmt: skip
         if not return_sequences:
             ys_f, ys_b = readout(ys_f, lengths, how="last"), readout(ys_b, lengths, how="first")

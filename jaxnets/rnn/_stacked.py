@@ -20,6 +20,7 @@ def stacked_rnn(
     return_sequences: bool = True,
     return_carry: bool = False,
     unroll=1,
+    remat=None,
     name: str = "stacked_rnn",
 ) -> Layer:
     """``num_layers`` RNN layers of ``cell``, as ``torch.nn.RNN(num_layers=...)``.
@@ -29,7 +30,8 @@ def stacked_rnn(
     Between layers, ``drop_rate`` applies dropout (in training) to the input of
     layers 1.., and ``residual`` adds each of those layers' input to its output,
     x_i = x_{i-1} + layer_i(x_{i-1}) (their shapes match: every layer outputs the
-    same size). One layer serves every level, each with its own params.
+    same size). One layer serves every level, each with its own params. ``unroll`` and
+    ``remat`` are passed to ``jaxnets.rnn.unroll``.
 
     ``apply(params, state, x, *, key=None, train=False, lengths=None, carry=None)``
     maps x (B, T, D) to the top layer's ys (B, T, O). With ``return_sequences=False``
@@ -62,9 +64,11 @@ def stacked_rnn(
         if bidirectional:
             return bidirectional_layer(
                 cell, cell, merge=merge, return_sequences=sequences, return_carry=True,
-                unroll=unroll,
+                unroll=unroll, remat=remat,
             )  # fmt: skip
-        return recurrent(cell, return_sequences=sequences, return_carry=True, unroll=unroll)
+        return recurrent(
+            cell, return_sequences=sequences, return_carry=True, unroll=unroll, remat=remat
+        )
 
     layers = [make_layer(True)] * (num_layers - 1) + [make_layer(return_sequences)]
     names = [f"layer_{i}" for i in range(num_layers)]

@@ -1,5 +1,9 @@
 """Run a cell over a sequence: lax.scan, or a plain Python loop with the same numbers."""
 
+import math
+from collections.abc import Callable
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 from jax import lax
@@ -19,6 +23,7 @@ def unroll(
     reverse: bool = False,
     unroll=1,
     time_major: bool = False,
+    remat=None,
 ):
     """Apply ``cell`` to every step of ``xs``; returns ``(final_carry, ys)``.
 
@@ -29,7 +34,10 @@ def unroll(
           carry, ys[t] = cell.step(params, carry, xs[t])
 
     When the cell has ``project``/``recur``, the input part of all T steps is
-    computed first in one matmul and the loop runs only ``recur``.
+    computed first in one matmul and the loop runs only ``recur``. When it also has
+    ``scan`` (the plain LSTM, PyTorch's GRU), the loop is that whole-sequence
+    recurrence with its hand-written backward pass, unless ``lengths`` or ``remat``
+    is given or ``unroll="python"``.
 
     Args:
       cell: a Cell.
@@ -46,6 +54,12 @@ def unroll(
       unroll: ``lax.scan``'s unroll factor (an int >= 1), or ``"python"`` for a
         Python loop over time (a fully unrolled graph: compile time grows with T).
       time_major: xs and ys are (T, *batch, ...).
+      remat: rematerialize over blocks of time steps: an int k, or ``"sqrt"`` for
+        k = ceil(sqrt(T)). The loop runs as T / k blocks of k steps, each under
+        ``jax.checkpoint``: the backward pass keeps only the carries between blocks and
+        recomputes one block's steps at a time, so training memory grows like
+        T / k + k (like sqrt(T) for k = sqrt(T)) instead of T, for about one extra
+        forward pass of compute. Same numbers as without.
 
     Returns:
       ``(final_carry, ys)`` with ys (*batch, T, O) (or time-major).
@@ -55,11 +69,22 @@ def unroll(
         raise ValueError(f"unroll: `xs` must have shape (*batch, T, D), got {xs.shape}.")
     if not (unroll == "python" or (isinstance(unroll, int) and unroll >= 1)):
         raise ValueError(f"unroll: `unroll` must be an int >= 1 or 'python', got {unroll!r}.")
-    # Project before moving time to the front, so shape errors show the caller's layout.
+    if not (remat is None or remat == "sqrt" or (isinstance(remat, int) and remat >= 1)):
+        raise ValueError(f"unroll: `remat` must be None, an int >= 1 or 'sqrt', got {remat!r}.")
+    if remat is not None and unroll == "python":
+        raise ValueError(
+            "unroll: `remat` blocks a lax.scan; it needs an int `unroll`, got 'python'."
+        )
     if cell.project is not None:
-        inputs, body = cell.project(params, xs), cell.recur
+        # Check shapes before moving time to the front, so errors show the caller's layout.
+        jax.eval_shape(cell.project, params, xs)
+        project, body = (lambda x: cell.project(params, x)), cell.recur
     else:
-        inputs, body = xs, cell.step
+        project, body = (lambda x: x), cell.step
+    # Without remat, project all T steps in one matmul; with it, one block at a time
+    # inside the checkpoint, so no (T, B, G) projection is kept for the backward pass.
+    inputs = project(xs) if remat is None else xs
+    prepare = (lambda x: x) if remat is None else project
     if not time_major:
         inputs = jax.tree.map(lambda z: jnp.moveaxis(z, -2, 0), inputs)
     num_steps = jax.tree.leaves(inputs)[0].shape[0]
@@ -67,8 +92,11 @@ def unroll(
     if carry is None:
         carry = cell.initial_carry(params, batch_shape)
 
-    if lengths is None:
-        carry, ys = _loop(lambda c, z: body(params, c, z), carry, inputs, reverse, unroll)
+    if lengths is None and cell.scan is not None and remat is None and unroll != "python":
+        carry, ys = cell.scan(params, carry, inputs, reverse=reverse, unroll=unroll)
+    elif lengths is None:
+        loop = _Loop(lambda c, z: body(params, c, z), prepare, reverse, unroll, remat)
+        carry, ys = loop(carry, inputs)
     else:
         lengths = check_lengths("unroll", lengths, batch_shape, num_steps)
         if reverse:
@@ -80,7 +108,8 @@ def unroll(
             zeros = jax.tree.map(jnp.zeros_like, y)
             return where_valid(valid, new_carry, carry), where_valid(valid, y, zeros)
 
-        carry, ys = _loop(masked, carry, (inputs, step_mask(lengths, num_steps)), False, unroll)
+        loop = _Loop(masked, lambda zv: (prepare(zv[0]), zv[1]), False, unroll, remat)
+        carry, ys = loop(carry, (inputs, step_mask(lengths, num_steps)))
         if reverse:
             ys = reverse_valid(ys, lengths)
 
@@ -89,11 +118,64 @@ def unroll(
     return carry, ys
 
 
-def _loop(body, carry, inputs, reverse, unroll):
-    if unroll != "python":
-        return lax.scan(body, carry, inputs, reverse=reverse, unroll=unroll)
-    num_steps = jax.tree.leaves(inputs)[0].shape[0]
-    outputs = [None] * num_steps
-    for t in reversed(range(num_steps)) if reverse else range(num_steps):
-        carry, outputs[t] = body(carry, jax.tree.map(lambda x, t=t: x[t], inputs))
-    return carry, jax.tree.map(lambda *ys: jnp.stack(ys), *outputs)
+class _Loop(NamedTuple):
+    """The loop over time: ``lax.scan``, a Python loop, or checkpointed blocks of steps.
+
+    ``prepare`` maps a block of time-major inputs to the body's inputs (the projection,
+    under remat; otherwise the identity).
+    """
+
+    body: Callable
+    prepare: Callable
+    reverse: bool
+    unroll: int | str
+    remat: int | str | None
+
+    def __call__(self, carry, inputs):
+        if self.remat is not None:
+            return self._blocks(carry, inputs)
+        if self.unroll != "python":
+            return lax.scan(self.body, carry, inputs, reverse=self.reverse, unroll=self.unroll)
+        num_steps = jax.tree.leaves(inputs)[0].shape[0]
+        outputs = [None] * num_steps
+        for t in reversed(range(num_steps)) if self.reverse else range(num_steps):
+            carry, outputs[t] = self.body(carry, jax.tree.map(lambda x, t=t: x[t], inputs))
+        return carry, jax.tree.map(lambda *ys: jnp.stack(ys), *outputs)
+
+    def _blocks(self, carry, inputs):
+        """lax.scan over blocks of k steps, each block under ``jax.checkpoint``.
+
+        A remainder of T mod k steps runs as one more, shorter, checkpointed block:
+        last when running forward in time, first when running in reverse.
+        """
+        num_steps = jax.tree.leaves(inputs)[0].shape[0]
+        remat = self.remat
+        block = math.ceil(math.sqrt(num_steps)) if remat == "sqrt" else min(remat, num_steps)
+        full, tail = divmod(num_steps, block)
+
+        @jax.checkpoint
+        def run_block(carry, block_inputs):
+            return lax.scan(
+                self.body, carry, self.prepare(block_inputs), reverse=self.reverse,
+                unroll=self.unroll,
+            )  # fmt: skip
+
+        def split(x):
+            return x[: full * block].reshape(full, block, *x.shape[1:])
+
+        head = jax.tree.map(split, inputs)
+        rest = jax.tree.map(lambda x: x[full * block :], inputs)
+
+        def run_head(carry):
+            carry, ys = lax.scan(run_block, carry, head, reverse=self.reverse)
+            return carry, jax.tree.map(lambda y: y.reshape(full * block, *y.shape[2:]), ys)
+
+        if not tail:
+            return run_head(carry)
+        if self.reverse:
+            carry, ys_rest = run_block(carry, rest)
+            carry, ys_head = run_head(carry)
+        else:
+            carry, ys_head = run_head(carry)
+            carry, ys_rest = run_block(carry, rest)
+        return carry, jax.tree.map(lambda a, b: jnp.concatenate([a, b]), ys_head, ys_rest)
