@@ -9,6 +9,7 @@ from jax.nn.initializers import glorot_uniform
 from jaxnets.core import Cell, along_last_axis, projected_cell
 
 from ._common import check_carry, init_weights, positive_int, project_input
+from ._fused import lstm_sequence
 
 
 class LSTMCarry(NamedTuple):
@@ -36,7 +37,10 @@ def lstm(
       h' = o * tanh(c'), then h' = h' w_p with proj_size
 
     Without peepholes this is ``torch.nn.LSTM``'s cell, ``proj_size`` included.
-    ``x w_x + b`` of all steps is one matmul outside the time loop.
+    ``x w_x + b`` of all steps is one matmul outside the time loop. Without peepholes
+    and projection, ``unroll`` runs the whole sequence with a hand-written backward
+    pass (``Cell.scan``): one recurrent matmul per step each way, the weight gradient
+    as one matmul over all steps.
 
     Args:
       hidden_size: H, the size of c.
@@ -97,4 +101,13 @@ def lstm(
             h = h @ params["w_p"]
         return LSTMCarry(h, c), h, {"i": i, "f": f, "o": o}
 
-    return projected_cell(init, initial_carry, project, forward, gated=True)
+    def scan(params, carry, zs, *, reverse=False, unroll=1):
+        h, c = carry
+        check_carry(f"{where}.step", "carry.h", h, zs[0], out_size)
+        check_carry(f"{where}.step", "carry.c", c, zs[0], hidden_size)
+        (h, c), hs = lstm_sequence(params["w_h"], h, c, zs, reverse, unroll)
+        return LSTMCarry(h, c), hs
+
+    # The hand-written backward pass covers the plain LSTM (no peepholes or projection).
+    fast = scan if not peephole and proj_size is None else None
+    return projected_cell(init, initial_carry, project, forward, gated=True, scan=fast)

@@ -40,7 +40,10 @@ class Cell(NamedTuple):
     ``step(p, c, x) == recur(p, c, project(p, x))``. ``jaxnets.rnn.unroll`` then
     projects all T steps in one matmul outside the loop and runs only ``recur``
     inside it. A gated cell also has ``gates(params, carry, z_t) -> dict`` of its gate
-    activations.
+    activations. A cell may also offer ``scan(params, carry, zs, *, reverse, unroll)
+    -> (carry, ys)``: the recurrence over all projected, time-major inputs zs (T, B, G)
+    at once, with a hand-written backward pass; ``unroll`` uses it when it can (no
+    ``lengths``, no ``remat``, not the Python loop), with the numbers of ``recur``.
     """
 
     init: Callable[..., Any]
@@ -49,16 +52,19 @@ class Cell(NamedTuple):
     project: Callable[..., Any] | None = None
     recur: Callable[..., Any] | None = None
     gates: Callable[..., Any] | None = None
+    scan: Callable[..., Any] | None = None
 
 
-def projected_cell(init, initial_carry, project, forward, *, gated: bool = False) -> Cell:
+def projected_cell(
+    init, initial_carry, project, forward, *, gated: bool = False, scan=None
+) -> Cell:
     """A Cell from ``project`` and ``forward(params, carry, z_t)``.
 
     ``forward`` returns ``(carry, y_t)``, or ``(carry, y_t, gates)`` for a gated cell
     (``gated=True``), where ``gates`` maps each gate's name to its activations in
     (0, 1); the cell then exposes ``gates(params, carry, z_t) -> dict``, which
     ``jaxnets.diagnostics.gate_saturation`` reads. Unused outputs cost nothing under
-    ``jit``.
+    ``jit``. ``scan`` is the optional whole-sequence fast path (see ``Cell``).
     """
 
     def recur(params, carry, z):
@@ -70,4 +76,4 @@ def projected_cell(init, initial_carry, project, forward, *, gated: bool = False
     def gates(params, carry, z):
         return forward(params, carry, z)[2]
 
-    return Cell(init, initial_carry, step, project, recur, gates if gated else None)
+    return Cell(init, initial_carry, step, project, recur, gates if gated else None, scan)
