@@ -25,8 +25,20 @@ def test_readme_recurrent_example_runs():
     assert namespace["carry"].h.shape == (8, 64)
 
 
+def test_readme_sequence_models_example_runs():
+    namespace = {}
+    exec(compile(_examples()[2], str(README), "exec"), namespace)
+    assert namespace["logits"].shape == (8, 10)
+    key, jnp = namespace["jax"].random.key(0), namespace["jnp"]
+    assert namespace["tag"].init(key, (7, 3))[0] == (7, 5)
+    assert namespace["generate"].init(key, (3,))[0] == (100, 1)
+    _, params, _ = namespace["translate"].init(key, ((6,), (7,)))
+    tokens = namespace["translate"].decode(params, jnp.zeros((2, 6), int), max_length=4)
+    assert tokens.shape == (2, 4)
+
+
 def test_readme_training_example_runs(tmp_path, monkeypatch, capsys):
-    example = _examples()[2].replace("/tmp/mnist1d.ckpt", str(tmp_path / "mnist1d.ckpt"))
+    example = _examples()[3].replace("/tmp/mnist1d.ckpt", str(tmp_path / "mnist1d.ckpt"))
     namespace = {}
     exec(compile(example, str(README), "exec"), namespace)
     best_epoch, best_accuracy = capsys.readouterr().out.split()

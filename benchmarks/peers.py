@@ -1,0 +1,252 @@
+"""jaxnets against PyTorch and flax linen: RNN and convnet train and inference steps.
+
+    python benchmarks/peers.py [--sizes big,small] [--models elman,gru,lstm,convnet]
+        [--runs 20] [--devices N]
+
+Train step: forward, backward and an Adam update; inference: the forward pass alone.
+RNNs read (B, T, D) and the loss is the mean squared output of every step; the Keras
+MNIST convnet reads a batch of 64 28x28x1 images with softmax cross-entropy. Sizes:
+big = B 32, T 200, D 128, H 256; small = B 16, T 100, D 32, H 64. Each contender is
+timed in its own block (median of ``--runs`` calls after warm-up calls), PyTorch with
+the faster of 1 and 2 intra-op threads. Also prints the machine's float32 matmul
+GFLOP/s (2048 x 2048, XLA) and the GFLOP/s each RNN step achieves, as a fraction of it.
+"""
+
+import argparse
+import os
+import statistics
+import time
+
+SIZES = {"big": (32, 200, 128, 256), "small": (16, 100, 32, 64)}
+GATES = {"elman": 1, "gru": 3, "lstm": 4}
+
+
+def _timed(fn, runs):
+    for _ in range(3):
+        fn()
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def jaxnets_steps(model, size, runs):
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    from jaxnets.cells import elman, gru, lstm
+    from jaxnets.models import keras_convnet
+    from jaxnets.rnn import unroll
+
+    opt = optax.adam(1e-3)
+    if model == "convnet":
+        net = keras_convnet()
+        _, params, state = net.init(jax.random.key(0), (28, 28, 1))
+        x = jax.random.normal(jax.random.key(1), (64, 28, 28, 1))
+        y = jnp.arange(64) % 10
+
+        def loss(params, x):
+            logits, _ = net.apply(params, state, x)
+            return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+        def predict(params, x):
+            return net.apply(params, state, x)[0]
+    else:
+        b, t, d, h = SIZES[size]
+        cell = {"elman": elman, "gru": gru, "lstm": lstm}[model](h)
+        params = cell.init(jax.random.key(0), d)
+        x = jax.random.normal(jax.random.key(1), (b, t, d))
+
+        def loss(params, x):
+            return jnp.mean(unroll(cell, params, x)[1] ** 2)
+
+        def predict(params, x):
+            return unroll(cell, params, x)[1]
+
+    @jax.jit
+    def train(params, opt_state, x):
+        grads = jax.grad(loss)(params, x)
+        updates, opt_state = opt.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state
+
+    infer = jax.jit(predict)
+    state = {"params": params, "opt": opt.init(params)}
+
+    def train_call():
+        state["params"], state["opt"] = jax.block_until_ready(
+            train(state["params"], state["opt"], x)
+        )
+
+    return _timed(train_call, runs), _timed(lambda: jax.block_until_ready(infer(params, x)), runs)
+
+
+def flax_steps(model, size, runs):
+    import flax.linen as nn
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    opt = optax.adam(1e-3)
+    if model == "convnet":
+
+        class ConvNet(nn.Module):
+            @nn.compact
+            def __call__(self, x):
+                for features in (32, 64):
+                    x = nn.max_pool(
+                        nn.relu(nn.Conv(features, (3, 3), padding="VALID")(x)), (2, 2), (2, 2)
+                    )
+                x = nn.relu(nn.Conv(64, (3, 3), padding="VALID")(x)).reshape(x.shape[0], -1)
+                return nn.Dense(10)(nn.relu(nn.Dense(64)(x)))
+
+        net, x = ConvNet(), jax.random.normal(jax.random.key(1), (64, 28, 28, 1))
+        y = jnp.arange(64) % 10
+
+        def loss(params, x):
+            return optax.softmax_cross_entropy_with_integer_labels(net.apply(params, x), y).mean()
+    else:
+        b, t, d, h = SIZES[size]
+        cell = {"elman": nn.SimpleCell, "gru": nn.GRUCell, "lstm": nn.OptimizedLSTMCell}[model]
+        net, x = nn.RNN(cell(h)), jax.random.normal(jax.random.key(1), (b, t, d))
+
+        def loss(params, x):
+            return jnp.mean(net.apply(params, x) ** 2)
+
+    params = net.init(jax.random.key(0), x)
+
+    @jax.jit
+    def train(params, opt_state, x):
+        grads = jax.grad(loss)(params, x)
+        updates, opt_state = opt.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state
+
+    infer = jax.jit(net.apply)
+    state = {"params": params, "opt": opt.init(params)}
+
+    def train_call():
+        state["params"], state["opt"] = jax.block_until_ready(
+            train(state["params"], state["opt"], x)
+        )
+
+    return _timed(train_call, runs), _timed(lambda: jax.block_until_ready(infer(params, x)), runs)
+
+
+def torch_steps(model, size, runs):
+    """(train s, inference s, threads) with the faster of 1 and 2 intra-op threads."""
+    import torch
+
+    best = None
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        timing = (*_torch_timing(torch, model, size, runs), threads)
+        if best is None or timing[0] < best[0]:
+            best = timing
+    return best
+
+
+def _torch_timing(torch, model, size, runs):
+    from torch import nn
+
+    torch.manual_seed(0)
+    if model == "convnet":
+        net = nn.Sequential(
+            nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(),
+            nn.MaxPool2d(2), nn.Conv2d(64, 64, 3), nn.ReLU(), nn.Flatten(),
+            nn.Linear(576, 64), nn.ReLU(), nn.Linear(64, 10),
+        )  # fmt: skip
+        x, y = torch.randn(64, 1, 28, 28), torch.arange(64) % 10
+
+        def forward(x):
+            return net(x)
+
+        def loss_of(x):
+            return nn.functional.cross_entropy(net(x), y)
+    else:
+        b, t, d, h = SIZES[size]
+        net = {"elman": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}[model](d, h, batch_first=True)
+        x = torch.randn(b, t, d)
+
+        def forward(x):
+            return net(x)[0]
+
+        def loss_of(x):
+            return forward(x).pow(2).mean()
+
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+
+    def train_call():
+        opt.zero_grad(set_to_none=True)
+        loss_of(x).backward()
+        opt.step()
+
+    def infer_call():
+        with torch.no_grad():
+            forward(x)
+
+    return _timed(train_call, runs), _timed(infer_call, runs)
+
+
+def matmul_gflops():
+    import jax
+
+    a = jax.random.normal(jax.random.key(0), (2048, 2048))
+    f = jax.jit(lambda a: a @ a)
+    seconds = _timed(lambda: jax.block_until_ready(f(a)), 10)
+    return 2 * 2048**3 / seconds / 1e9
+
+
+def rnn_flops(model, size, train):
+    """Matmul FLOPs of one step: input and recurrent projections (x3 with the backward)."""
+    b, t, d, h = SIZES[size]
+    forward = 2 * b * (d + h) * GATES[model] * h * t
+    return 3 * forward if train else forward
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="big,small")
+    parser.add_argument("--models", default="elman,gru,lstm,convnet")
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--devices", type=int, default=1, help="CPU devices for JAX")
+    args = parser.parse_args()
+    if args.devices > 1:  # must happen before JAX starts
+        os.environ["XLA_FLAGS"] = (
+            os.environ.get("XLA_FLAGS", "")
+            + f" --xla_force_host_platform_device_count={args.devices}"
+        )
+    import jax
+    import torch
+
+    peak = matmul_gflops()
+    device = jax.devices()[0]
+    print(f"jax {jax.__version__} on {device.platform} ({device.device_kind}, "
+          f"{jax.device_count()} device(s)), torch {torch.__version__}; "
+          f"float32 matmul 2048^2: {peak:.0f} GFLOP/s")  # fmt: skip
+    print("| model | size | impl | train ms | x fastest | inference ms | x fastest | "
+          "train GFLOP/s (of peak) |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
+    for model in args.models.split(","):
+        for size in ["-"] if model == "convnet" else args.sizes.split(","):
+            timings = {
+                "jaxnets": jaxnets_steps(model, size, args.runs),
+                "torch": torch_steps(model, size, args.runs),
+                "flax linen": flax_steps(model, size, args.runs),
+            }
+            fastest_train = min(t[0] for t in timings.values())
+            fastest_infer = min(t[1] for t in timings.values())
+            for impl, (train_s, infer_s, *threads) in timings.items():
+                label = f"{impl} ({threads[0]} thr)" if threads else impl
+                achieved = "-"
+                if model in GATES:
+                    gflops = rnn_flops(model, size, True) / train_s / 1e9
+                    achieved = f"{gflops:.0f} ({gflops / peak:.0%})"
+                print(f"| {model} | {size} | {label} | {train_s * 1e3:.2f} | "
+                      f"{train_s / fastest_train:.2f} | {infer_s * 1e3:.2f} | "
+                      f"{infer_s / fastest_infer:.2f} | {achieved} |", flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
