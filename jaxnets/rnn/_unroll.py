@@ -92,7 +92,8 @@ def unroll(
     if carry is None:
         carry = cell.initial_carry(params, batch_shape)
 
-    if lengths is None and cell.scan is not None and remat is None and unroll != "python":
+    fast = cell.scan is not None and remat is None and unroll != "python" and num_steps > 0
+    if lengths is None and fast:
         carry, ys = cell.scan(params, carry, inputs, reverse=reverse, unroll=unroll)
     elif lengths is None:
         loop = _Loop(lambda c, z: body(params, c, z), prepare, reverse, unroll, remat)
