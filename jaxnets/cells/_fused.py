@@ -3,10 +3,11 @@
 Autodiff of a ``lax.scan`` saves every intermediate of every step and, in the backward
 loop, computes the recurrent weight gradient as T small matmuls. Here the forward loop
 saves only the gate activations and the cell state, the backward loop does
-multiply-adds and one (B, G*H) x (G*H, H) matmul per step, and the weight gradient is
-one (H, T*B) x (T*B, G*H) matmul over all steps. Inputs are the projected inputs z of
-every step (``cell.project``), time-major (T, B, G*H); the projection's own gradient is
-left to autodiff, where it already is one large matmul.
+multiply-adds and one (B, H) x (H, H) matmul per gate and step, and the weight
+gradient is one (H, T*B) x (T*B, H) matmul per gate over all steps. Inputs are the
+per-gate projected inputs of every step (``cell.project``), time-major (T, B, H) each;
+the projection's own gradient is left to autodiff, where it already is one large
+matmul per gate.
 """
 
 import functools
@@ -14,6 +15,8 @@ import functools
 import jax
 import jax.numpy as jnp
 from jax import lax
+
+from ._common import gate_columns
 
 
 def _previous(first, states, reverse):
@@ -25,33 +28,48 @@ def _previous(first, states, reverse):
 
 
 def _over_all_steps(h_prev, dz):
-    """sum_t h_prev[t]^T dz[t]: the recurrent weight gradient as one matmul over all
-    steps and batch rows, instead of T small ones."""
+    """sum_t h_prev[t]^T dz[t]: a weight gradient as one matmul over all steps and
+    batch rows, instead of T small ones."""
     return h_prev.reshape(-1, h_prev.shape[-1]).T @ dz.reshape(-1, dz.shape[-1])
 
 
+def _weight_gradient(h_prev, dzs):
+    return jnp.concatenate([_over_all_steps(h_prev, dz) for dz in dzs], axis=-1)
+
+
+def _sigmoid(v):
+    return jax.nn.sigmoid(v)
+
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(4, 5))
-def lstm_sequence(w_h, h0, c0, z, reverse, unroll):
-    """LSTM recurrence over z (T, B, 4H), gates i f g o: ``((h_T, c_T), hs (T, B, H))``."""
-    (h, c), hs, _ = _lstm_forward(w_h, h0, c0, z, reverse, unroll)
-    return (h, c), hs
+def lstm_sequence(w_h, h0, c0, zs, reverse, unroll):
+    """LSTM recurrence over zs = (z_i, z_f, z_g, z_o), each (T, B, H): ``((h_T, c_T), hs)``."""
+    carry, hs, _ = _lstm_forward(w_h, h0, c0, zs, reverse, unroll)
+    return carry, hs
 
 
-def _lstm_forward(w_h, h0, c0, z, reverse, unroll):
-    def step(carry, z_t):
-        h, c = carry
-        i, f, g, o = jnp.split(z_t + h @ w_h, 4, axis=-1)
-        i, f, g, o = jax.nn.sigmoid(i), jax.nn.sigmoid(f), jnp.tanh(g), jax.nn.sigmoid(o)
-        c = f * c + i * g
-        h = o * jnp.tanh(c)
-        return (h, c), (h, c, jnp.concatenate([i, f, g, o], axis=-1))
+def lstm_step(ws, carry, z):
+    """One step on per-gate inputs z and weights ws: ``((h, c), (i, f, g, o))``."""
+    h, c = carry
+    a_i, a_f, a_g, a_o = (z_k + h @ w_k for z_k, w_k in zip(z, ws))
+    i, f, g, o = _sigmoid(a_i), _sigmoid(a_f), jnp.tanh(a_g), _sigmoid(a_o)
+    c = f * c + i * g
+    return (o * jnp.tanh(c), c), (i, f, g, o)
 
-    carry, (hs, cs, gates) = lax.scan(step, (h0, c0), z, reverse=reverse, unroll=unroll)
+
+def _lstm_forward(w_h, h0, c0, zs, reverse, unroll):
+    ws = gate_columns(w_h, 4)
+
+    def step(carry, z):
+        (h, c), gates = lstm_step(ws, carry, z)
+        return (h, c), (h, c, gates)
+
+    carry, (hs, cs, gates) = lax.scan(step, (h0, c0), zs, reverse=reverse, unroll=unroll)
     return carry, hs, (cs, gates)
 
 
-def _lstm_fwd(w_h, h0, c0, z, reverse, unroll):
-    carry, hs, (cs, gates) = _lstm_forward(w_h, h0, c0, z, reverse, unroll)
+def _lstm_fwd(w_h, h0, c0, zs, reverse, unroll):
+    carry, hs, (cs, gates) = _lstm_forward(w_h, h0, c0, zs, reverse, unroll)
     return (carry, hs), (w_h, h0, c0, hs, cs, gates)
 
 
@@ -59,57 +77,64 @@ def _lstm_bwd(reverse, unroll, saved, cotangents):
     w_h, h0, c0, hs, cs, gates = saved
     (dh_last, dc_last), dhs = cotangents
     h_prev, c_prev = _previous(h0, hs, reverse), _previous(c0, cs, reverse)
-    w_t = w_h.T
+    ws_t = tuple(w.T for w in gate_columns(w_h, 4))
 
     def step(carry, inputs):
         dh_next, dc_next = carry
-        dh_out, c, c_before, gate = inputs
-        i, f, g, o = jnp.split(gate, 4, axis=-1)
+        dh_out, c, c_before, (i, f, g, o) = inputs
         dh = dh_out + dh_next
         tc = jnp.tanh(c)
         dc = dc_next + dh * o * (1 - tc * tc)
-        da = jnp.concatenate(
-            [dc * g * i * (1 - i), dc * c_before * f * (1 - f), dc * i * (1 - g * g),
-             dh * tc * o * (1 - o)],
-            axis=-1,
-        )  # fmt: skip
-        return (da @ w_t, dc * f), da
+        da = (
+            dc * g * i * (1 - i),
+            dc * c_before * f * (1 - f),
+            dc * i * (1 - g * g),
+            dh * tc * o * (1 - o),
+        )
+        dh_prev = sum(d @ w for d, w in zip(da, ws_t))
+        return (dh_prev, dc * f), da
 
     # From the last processed step back to the first.
-    (dh0, dc0), dz = lax.scan(
+    (dh0, dc0), dzs = lax.scan(
         step, (dh_last, dc_last), (dhs, cs, c_prev, gates), reverse=not reverse, unroll=unroll
     )
-    dw_h = _over_all_steps(h_prev, dz)
-    return dw_h, dh0, dc0, dz
+    return _weight_gradient(h_prev, dzs), dh0, dc0, dzs
 
 
 lstm_sequence.defvjp(_lstm_fwd, _lstm_bwd)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(4, 5))
-def gru_sequence(w_h, b_hn, h0, z, reverse, unroll):
-    """GRU (reset after) recurrence over z (T, B, 3H), gates r z n: ``(h_T, hs)``."""
-    h, hs, _ = _gru_forward(w_h, b_hn, h0, z, reverse, unroll)
+def gru_sequence(w_h, b_hn, h0, zs, reverse, unroll):
+    """GRU (reset after) recurrence over zs = (z_r, z_z, z_n), each (T, B, H): ``(h_T, hs)``."""
+    h, hs, _ = _gru_forward(w_h, b_hn, h0, zs, reverse, unroll)
     return h, hs
 
 
-def _gru_forward(w_h, b_hn, h0, z, reverse, unroll):
-    def step(h, z_t):
-        x_r, x_z, x_n = jnp.split(z_t, 3, axis=-1)
-        h_r, h_z, h_n = jnp.split(h @ w_h, 3, axis=-1)
-        r = jax.nn.sigmoid(x_r + h_r)
-        u = jax.nn.sigmoid(x_z + h_z)
-        hn = h_n + b_hn.reshape((1,) * (h.ndim - 1) + (-1,))
-        n = jnp.tanh(x_n + r * hn)
-        h = (1 - u) * n + u * h
-        return h, (h, jnp.concatenate([r, u, n, hn], axis=-1))
+def gru_step(ws, b_hn, h, z):
+    """One step on per-gate inputs z and weights ws: ``(h, (r, u, n, hn))``."""
+    x_r, x_z, x_n = z
+    w_r, w_z, w_n = ws
+    r = _sigmoid(x_r + h @ w_r)
+    u = _sigmoid(x_z + h @ w_z)
+    hn = h @ w_n + b_hn.reshape((1,) * (h.ndim - 1) + (-1,))
+    n = jnp.tanh(x_n + r * hn)
+    return (1 - u) * n + u * h, (r, u, n, hn)
 
-    h, (hs, saved) = lax.scan(step, h0, z, reverse=reverse, unroll=unroll)
+
+def _gru_forward(w_h, b_hn, h0, zs, reverse, unroll):
+    ws = gate_columns(w_h, 3)
+
+    def step(h, z):
+        h, saved = gru_step(ws, b_hn, h, z)
+        return h, (h, saved)
+
+    h, (hs, saved) = lax.scan(step, h0, zs, reverse=reverse, unroll=unroll)
     return h, hs, saved
 
 
-def _gru_fwd(w_h, b_hn, h0, z, reverse, unroll):
-    h, hs, saved = _gru_forward(w_h, b_hn, h0, z, reverse, unroll)
+def _gru_fwd(w_h, b_hn, h0, zs, reverse, unroll):
+    h, hs, saved = _gru_forward(w_h, b_hn, h0, zs, reverse, unroll)
     return (h, hs), (w_h, h0, hs, saved)
 
 
@@ -117,25 +142,24 @@ def _gru_bwd(reverse, unroll, saved_values, cotangents):
     w_h, h0, hs, saved = saved_values
     dh_last, dhs = cotangents
     h_prev = _previous(h0, hs, reverse)
-    w_t = w_h.T
+    w_r, w_z, w_n = (w.T for w in gate_columns(w_h, 3))
 
     def step(dh_next, inputs):
-        dh_out, h_before, values = inputs
-        r, u, n, hn = jnp.split(values, 4, axis=-1)
+        dh_out, h_before, (r, u, n, hn) = inputs
         dh = dh_out + dh_next
-        dn = dh * (1 - u) * (1 - n * n)  # gradient of n's pre-activation
+        dn = dh * (1 - u) * (1 - n * n)  # of n's pre-activation
         da_r = dn * hn * r * (1 - r)
         da_z = dh * (h_before - n) * u * (1 - u)
-        dhn = dn * r
-        dzh = jnp.concatenate([da_r, da_z, dhn], axis=-1)  # of h w_h (+ b_hn for n)
-        return dh * u + dzh @ w_t, (dzh, jnp.concatenate([da_r, da_z, dn], axis=-1))
+        dhn = dn * r  # of h w_n + b_hn
+        dh_prev = dh * u + da_r @ w_r + da_z @ w_z + dhn @ w_n
+        return dh_prev, (da_r, da_z, dn, dhn)
 
-    dh0, (dzh, dz) = lax.scan(
+    dh0, (da_r, da_z, dn, dhn) = lax.scan(
         step, dh_last, (dhs, h_prev, saved), reverse=not reverse, unroll=unroll
     )
-    dw_h = _over_all_steps(h_prev, dzh)
-    db_hn = dzh[..., 2 * w_h.shape[0] :].reshape(-1, w_h.shape[0]).sum(axis=0)
-    return dw_h, db_hn, dh0, dz
+    dw_h = _weight_gradient(h_prev, (da_r, da_z, dhn))
+    db_hn = dhn.reshape(-1, dhn.shape[-1]).sum(axis=0)
+    return dw_h, db_hn, dh0, (da_r, da_z, dn)
 
 
 gru_sequence.defvjp(_gru_fwd, _gru_bwd)

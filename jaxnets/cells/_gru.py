@@ -5,7 +5,7 @@ import jax.numpy as jnp
 
 from jaxnets.core import Cell, along_last_axis, projected_cell
 
-from ._common import check_carry, init_weights, positive_int, project_input
+from ._common import check_carry, gate_columns, init_weights, positive_int, project_gates
 from ._fused import gru_sequence
 
 
@@ -42,27 +42,23 @@ def gru(hidden_size: int, *, reset_after: bool = True, dtype=jnp.float32) -> Cel
         return jnp.zeros((*batch_shape, hidden_size), params["w_h"].dtype)
 
     def project(params, x):
-        return project_input(f"{where}.step", params, x)
+        return project_gates(f"{where}.step", params, x, 3)
 
     def forward(params, h, z):
-        check_carry(f"{where}.step", "carry", h, z, hidden_size)
-        x_r, x_z, x_n = jnp.split(z, 3, axis=-1)
+        check_carry(f"{where}.step", "carry", h, z[0], hidden_size)
+        x_r, x_z, x_n = z
+        w_r, w_z, w_n = gate_columns(params["w_h"], 3)
+        r = jax.nn.sigmoid(x_r + h @ w_r)
+        u = jax.nn.sigmoid(x_z + h @ w_z)
         if reset_after:
-            h_r, h_z, h_n = jnp.split(h @ params["w_h"], 3, axis=-1)
-            r = jax.nn.sigmoid(x_r + h_r)
-            u = jax.nn.sigmoid(x_z + h_z)
-            n = jnp.tanh(x_n + r * (h_n + along_last_axis(params["b_hn"], h.ndim)))
+            n = jnp.tanh(x_n + r * (h @ w_n + along_last_axis(params["b_hn"], h.ndim)))
         else:
-            w_rz, w_n = jnp.split(params["w_h"], [2 * hidden_size], axis=-1)
-            h_r, h_z = jnp.split(h @ w_rz, 2, axis=-1)
-            r = jax.nn.sigmoid(x_r + h_r)
-            u = jax.nn.sigmoid(x_z + h_z)
             n = jnp.tanh(x_n + (r * h) @ w_n)
         h = (1 - u) * n + u * h
         return h, h, {"r": r, "z": u}
 
     def scan(params, h, zs, *, reverse=False, unroll=1):
-        check_carry(f"{where}.step", "carry", h, zs[0], hidden_size)
+        check_carry(f"{where}.step", "carry", h, zs[0][0], hidden_size)
         return gru_sequence(params["w_h"], params["b_hn"], h, zs, reverse, unroll)
 
     fast = scan if reset_after else None

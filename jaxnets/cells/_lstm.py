@@ -8,7 +8,7 @@ from jax.nn.initializers import glorot_uniform
 
 from jaxnets.core import Cell, along_last_axis, projected_cell
 
-from ._common import check_carry, init_weights, positive_int, project_input
+from ._common import check_carry, gate_columns, init_weights, positive_int, project_gates
 from ._fused import lstm_sequence
 
 
@@ -81,13 +81,14 @@ def lstm(
         )
 
     def project(params, x):
-        return project_input(f"{where}.step", params, x)
+        return project_gates(f"{where}.step", params, x, 4)
 
     def forward(params, carry, z):
         h, c = carry
-        check_carry(f"{where}.step", "carry.h", h, z, out_size)
-        check_carry(f"{where}.step", "carry.c", c, z, hidden_size)
-        i, f, g, o = jnp.split(z + h @ params["w_h"], 4, axis=-1)
+        check_carry(f"{where}.step", "carry.h", h, z[0], out_size)
+        check_carry(f"{where}.step", "carry.c", c, z[0], hidden_size)
+        w_i, w_f, w_g, w_o = gate_columns(params["w_h"], 4)
+        i, f, g, o = (z_k + h @ w_k for z_k, w_k in zip(z, (w_i, w_f, w_g, w_o)))
         if peephole:
             i = i + c * along_last_axis(params["p_i"], c.ndim)
             f = f + c * along_last_axis(params["p_f"], c.ndim)
@@ -103,8 +104,8 @@ def lstm(
 
     def scan(params, carry, zs, *, reverse=False, unroll=1):
         h, c = carry
-        check_carry(f"{where}.step", "carry.h", h, zs[0], out_size)
-        check_carry(f"{where}.step", "carry.c", c, zs[0], hidden_size)
+        check_carry(f"{where}.step", "carry.h", h, zs[0][0], out_size)
+        check_carry(f"{where}.step", "carry.c", c, zs[0][0], hidden_size)
         (h, c), hs = lstm_sequence(params["w_h"], h, c, zs, reverse, unroll)
         return LSTMCarry(h, c), hs
 

@@ -37,7 +37,7 @@ def jacobian_norms(cell, params, xs, max_k: int, *, carry=None):
     carry = cell.initial_carry(params, ()) if carry is None else carry
     jacobians = []
     for t in range(num_steps):
-        z = inputs[t][0]
+        z = jax.tree.map(lambda a, t=t: a[t][0], inputs)
         flat, unravel = _ravel_float(carry)
 
         def step_flat(v, z=z, unravel=unravel):

@@ -7,11 +7,10 @@ from jax import lax
 
 def time_major_inputs(cell, params, xs):
     """The cell's per-step inputs for xs (*batch, T, D), time first, and the step body."""
+    xs = jnp.moveaxis(xs, -2, 0)
     if cell.project is not None:
-        inputs, body = cell.project(params, xs), cell.recur
-    else:
-        inputs, body = xs, cell.step
-    return jnp.moveaxis(inputs, -2, 0), body
+        return cell.project(params, xs), cell.recur
+    return xs, cell.step
 
 
 def float_part(carry):

@@ -81,13 +81,14 @@ def unroll(
         project, body = (lambda x: cell.project(params, x)), cell.recur
     else:
         project, body = (lambda x: x), cell.step
+    # Time goes first before projecting: moving the (B, T, D) inputs is cheaper than
+    # moving the (B, T, G) projections, and the matmul then writes them time-major.
+    xs_t = xs if time_major else jnp.moveaxis(xs, -2, 0)
     # Without remat, project all T steps in one matmul; with it, one block at a time
     # inside the checkpoint, so no (T, B, G) projection is kept for the backward pass.
-    inputs = project(xs) if remat is None else xs
+    inputs = project(xs_t) if remat is None else xs_t
     prepare = (lambda x: x) if remat is None else project
-    if not time_major:
-        inputs = jax.tree.map(lambda z: jnp.moveaxis(z, -2, 0), inputs)
-    num_steps = jax.tree.leaves(inputs)[0].shape[0]
+    num_steps = xs_t.shape[0]
     batch_shape = xs.shape[1:-1] if time_major else xs.shape[:-2]
     if carry is None:
         carry = cell.initial_carry(params, batch_shape)

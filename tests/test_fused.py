@@ -1,0 +1,56 @@
+"""The hand-written backward passes (Cell.scan) equal jax.grad of the plain scan."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxnets.cells import gru, lstm
+from jaxnets.rnn import unroll
+
+
+def _value_and_grads(cell, params, xs, carry, reverse):
+    def loss(params, xs, carry):
+        final, ys = unroll(cell, params, xs, carry=carry, reverse=reverse)
+        weights = jnp.linspace(0.5, 1.5, ys.shape[-1])[None, None]  # outputs count differently
+        return jnp.sum(jnp.tanh(ys) * weights) + sum(jnp.sum(c**3) for c in jax.tree.leaves(final))
+
+    return jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2)))(params, xs, carry)
+
+
+@pytest.mark.parametrize("make", [lambda: lstm(6), lambda: gru(5)], ids=["lstm", "gru"])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_hand_written_backward_equals_autodiff_of_the_plain_scan(rng, make, reverse):
+    fast = make()
+    plain = fast._replace(scan=None)  # the same cell, differentiated by jax through lax.scan
+    assert fast.scan is not None
+    params = fast.init(jax.random.key(0), 3)
+    params = jax.tree.map(
+        lambda a: a + 0.1 * jnp.asarray(rng.normal(size=a.shape), a.dtype), params
+    )
+    xs = jnp.asarray(rng.normal(size=(4, 9, 3)).astype(np.float32))
+    carry = jax.tree.map(
+        lambda c: jnp.asarray(rng.normal(size=c.shape).astype(np.float32)),
+        fast.initial_carry(params, (4,)),
+    )
+    got = _value_and_grads(fast, params, xs, carry, reverse)
+    want = _value_and_grads(plain, params, xs, carry, reverse)
+    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_fast_path_under_vmap_and_with_several_batch_axes(rng):
+    cell = lstm(4)
+    params = cell.init(jax.random.key(1), 3)
+    xs = jnp.asarray(rng.normal(size=(2, 3, 7, 3)).astype(np.float32))  # batch (2, 3)
+    _, ys = unroll(cell, params, xs)
+    _, ys_plain = unroll(cell._replace(scan=None), params, xs)
+    np.testing.assert_allclose(ys, ys_plain, rtol=1e-6, atol=1e-6)
+    _, ys_vmapped = jax.vmap(lambda x: unroll(cell, params, x))(xs.reshape(6, 7, 3))
+    np.testing.assert_allclose(ys_vmapped.reshape(ys.shape), ys, rtol=1e-6, atol=1e-6)
+
+
+def test_peephole_and_projection_lstm_and_cho_gru_use_the_generic_loop():
+    assert lstm(4, peephole=True).scan is None
+    assert lstm(4, proj_size=2).scan is None
+    assert gru(4, reset_after=False).scan is None
