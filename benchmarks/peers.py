@@ -4,6 +4,8 @@
         [--runs 20] [--devices N]
 
 Train step: forward, backward and an Adam update; inference: the forward pass alone.
+"jaxnets, plain scan" is the same LSTM or GRU differentiated by JAX through its
+``lax.scan`` instead of the cells' hand-written backward pass (the "before" figure).
 RNNs read (B, T, D) and the loss is the mean squared output of every step; the Keras
 MNIST convnet reads a batch of 64 28x28x1 images with softmax cross-entropy. Sizes:
 big = B 32, T 200, D 128, H 256; small = B 16, T 100, D 32, H 64. Each contender is
@@ -32,53 +34,39 @@ def _timed(fn, runs):
     return statistics.median(times)
 
 
-def jaxnets_steps(model, size, runs):
+def jaxnets_steps(model, size, runs, *, plain=False):
+    """The train step is ``jaxnets.train.train_step`` (data parallel over the visible
+    devices); inference is the model's jitted ``apply``. ``plain``: without the cells'
+    hand-written backward pass (jax differentiates the ``lax.scan``), for comparison."""
     import jax
     import jax.numpy as jnp
     import optax
 
     from jaxnets.cells import elman, gru, lstm
     from jaxnets.models import keras_convnet
-    from jaxnets.rnn import unroll
+    from jaxnets.rnn import recurrent
+    from jaxnets.train import TrainState, softmax_cross_entropy, train_step
 
     opt = optax.adam(1e-3)
     if model == "convnet":
-        net = keras_convnet()
-        _, params, state = net.init(jax.random.key(0), (28, 28, 1))
-        x = jax.random.normal(jax.random.key(1), (64, 28, 28, 1))
-        y = jnp.arange(64) % 10
-
-        def loss(params, x):
-            logits, _ = net.apply(params, state, x)
-            return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
-
-        def predict(params, x):
-            return net.apply(params, state, x)[0]
+        net, x = keras_convnet(), jax.random.normal(jax.random.key(1), (64, 28, 28, 1))
+        y, loss = jnp.arange(64) % 10, softmax_cross_entropy
     else:
         b, t, d, h = SIZES[size]
         cell = {"elman": elman, "gru": gru, "lstm": lstm}[model](h)
-        params = cell.init(jax.random.key(0), d)
-        x = jax.random.normal(jax.random.key(1), (b, t, d))
+        net = recurrent(cell._replace(scan=None) if plain else cell)
+        x, y = jax.random.normal(jax.random.key(1), (b, t, d)), jnp.zeros(())
 
-        def loss(params, x):
-            return jnp.mean(unroll(cell, params, x)[1] ** 2)
+        def loss(ys, _):
+            return jnp.mean(ys**2)
 
-        def predict(params, x):
-            return unroll(cell, params, x)[1]
-
-    @jax.jit
-    def train(params, opt_state, x):
-        grads = jax.grad(loss)(params, x)
-        updates, opt_state = opt.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state
-
-    infer = jax.jit(predict)
-    state = {"params": params, "opt": opt.init(params)}
+    _, params, state = net.init(jax.random.key(0), x.shape[1:])
+    train = jax.jit(train_step(net.apply, loss, opt))
+    infer = jax.jit(lambda p, x: net.apply(p, state, x)[0])
+    current = {"state": TrainState(params, state, opt.init(params))}
 
     def train_call():
-        state["params"], state["opt"] = jax.block_until_ready(
-            train(state["params"], state["opt"], x)
-        )
+        current["state"], _ = jax.block_until_ready(train(current["state"], x, y, None))
 
     return _timed(train_call, runs), _timed(lambda: jax.block_until_ready(infer(params, x)), runs)
 
@@ -232,6 +220,11 @@ def main():
         for size in ["-"] if model == "convnet" else args.sizes.split(","):
             timings = {
                 "jaxnets": jaxnets_steps(model, size, args.runs),
+                **(
+                    {"jaxnets, plain scan": jaxnets_steps(model, size, args.runs, plain=True)}
+                    if model in ("gru", "lstm")
+                    else {}
+                ),
                 "torch": torch_steps(model, size, args.runs),
                 "flax linen": flax_steps(model, size, args.runs),
             }

@@ -2,7 +2,7 @@
 
     python benchmarks/scan_vs_unrolled.py [--cells elman,gru,lstm,clockwork]
         [--lengths 10,25,50,100,200,400,800,1600] [--unrolls python,1,2,4,8,16]
-        [--batch 16 --features 32 --hidden 64] [--cap 30] [--runs 10] [--devices N]
+        [--batch 16 --features 32 --hidden 64] [--cap 30] [--runs 10]
 
 For every cell, T and unroll: the compile time of jit(grad) of a loss over the RNN's
 outputs (lowering and compiling, i.e. what the first call costs beyond one run), the
@@ -16,7 +16,6 @@ against T (log axes).
 """
 
 import argparse
-import os
 import pathlib
 import statistics
 import sys
@@ -35,18 +34,12 @@ def _parse():
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--cap", type=float, default=30.0, help="python-loop compile cap, s")
     parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--devices", type=int, default=1, help="CPU devices for JAX")
     parser.add_argument("--out", default=str(RESULTS))
     return parser.parse_args()
 
 
 def main():
     args = _parse()
-    if args.devices > 1:  # must happen before JAX starts
-        os.environ["XLA_FLAGS"] = (
-            os.environ.get("XLA_FLAGS", "")
-            + f" --xla_force_host_platform_device_count={args.devices}"
-        )
     import jax
     import jax.numpy as jnp
 
@@ -104,7 +97,7 @@ def main():
     header = (
         f"RNN train step (jit(grad) of the mean squared output), B={args.batch}, "
         f"D={args.features}, H={args.hidden}; jax {jax.__version__} on {device.platform} "
-        f"({device.device_kind}), {jax.device_count()} device(s)"
+        f"({device.device_kind})"
     )
     lines = [header, "", "| cell | unroll | T | compile s | run ms | memory MiB | note |",
              "|---|---|---|---|---|---|---|"]  # fmt: skip

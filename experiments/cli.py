@@ -19,6 +19,10 @@ def _parser():
     run.add_argument("--address", help="Ray cluster address (default: a new local instance)")
     run.add_argument("--cpus-per-trial", type=float, default=1.0)
     run.add_argument("--no-plots", action="store_true")
+    run.add_argument(
+        "--devices", type=int, default=None,
+        help="expose the CPU as N devices and split each batch over them (data parallel)",
+    )  # fmt: skip
     report = commands.add_parser("report", help="tables and plots of a run")
     report.add_argument("run", help="the run's name (its config's `name`)")
     report.add_argument("--no-plots", action="store_true")
@@ -54,6 +58,20 @@ def _dry_run(sweep, results):
         print(f"  {t.key}  {status.get(t.key, 'pending'):8}  {t.task}  seed={t.seed}  {point}")
 
 
+def _use_cpu_devices(count: int):
+    """Split the CPU into ``count`` JAX devices; only possible before JAX starts."""
+    import jax
+
+    if count < 1:
+        raise sweep_config.ConfigError(f"--devices must be >= 1, got {count}.")
+    try:
+        jax.config.update("jax_num_cpu_devices", count)
+    except RuntimeError as error:
+        raise sweep_config.ConfigError(
+            f"--devices {count}: JAX has already started in this process ({error})."
+        ) from None
+
+
 def _report(sweep, store, results, plots):
     from .report import write_report
 
@@ -86,6 +104,8 @@ def main(argv=None) -> int:
             _report(sweep, store, args.results, not args.no_plots)
             return 0
         sweep = sweep_config.load(args.config)
+        if args.devices is not None:
+            _use_cpu_devices(args.devices)
         if args.dry_run:
             _dry_run(sweep, args.results)
             return 0

@@ -5,8 +5,11 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from jax import lax
+from jax.sharding import Mesh
+from jax.sharding import PartitionSpec as P
 
 from ._regularization import l1_penalty, l2_penalty
 
@@ -26,6 +29,7 @@ def train_step(
     *,
     l1: float = 0.0,
     l2: float = 0.0,
+    devices: int | None = None,
 ):
     """Build ``step(train_state, x, y, key) -> (train_state, metrics)``.
 
@@ -34,6 +38,17 @@ def train_step(
     holds ``loss`` (the data loss, without penalties) and ``grad_norm``, the global
     norm of the gradient before the optimizer (and so before any clipping), which
     makes exploding gradients visible. Pure: ``jax.jit`` it at the call site.
+
+    Data parallelism: with ``devices`` = n > 1 (default: every local device, so one
+    CPU device does nothing new), a batch whose size n divides is split over n
+    devices with ``shard_map``; each computes the gradient of its rows' loss (dropout
+    keys folded with the device index) and the gradients, losses and layer states
+    are averaged across devices. For losses that average over rows, without batch
+    norm, this is the full batch's gradient; batch norm normalizes with each device's
+    own batch statistics (as PyTorch's DistributedDataParallel without SyncBatchNorm)
+    and its running averages are averaged. Expose a CPU's cores as devices by setting
+    ``jax_num_cpu_devices`` (or ``XLA_FLAGS=--xla_force_host_platform_device_count``)
+    before JAX starts; several GPUs need nothing.
     """
 
     def objective(params, state, x, y, key):
@@ -46,11 +61,34 @@ def train_step(
             total = total + l2 * l2_penalty(params)
         return total, (data_loss, new_state)
 
-    def step(train_state: TrainState, x, y, key):
-        params, state, opt_state = train_state
+    def gradients(params, state, x, y, key):
         (_, (data_loss, state)), grads = jax.value_and_grad(objective, has_aux=True)(
             params, state, x, y, key
         )
+        return grads, data_loss, state
+
+    def sharded_gradients(count, params, state, x, y, key):
+        mesh = Mesh(np.array(jax.local_devices()[:count]), ("batch",))
+
+        def local(params, state, x, y, key):
+            key = None if key is None else jax.random.fold_in(key, lax.axis_index("batch"))
+            return lax.pmean(gradients(params, state, x, y, key), "batch")
+
+        # check_vma=False: scan carries built from zeros are replicated while the loop
+        # makes them per-device, which the varying-axes check would reject.
+        return jax.shard_map(
+            local, mesh=mesh, in_specs=(P(), P(), P("batch"), P("batch"), P()),
+            out_specs=P(), check_vma=False,
+        )(params, state, x, y, key)  # fmt: skip
+
+    def step(train_state: TrainState, x, y, key):
+        params, state, opt_state = train_state
+        count = jax.local_device_count() if devices is None else devices
+        rows = jax.tree.leaves(x)[0].shape[0]
+        if count > 1 and rows % count == 0:
+            grads, data_loss, state = sharded_gradients(count, params, state, x, y, key)
+        else:
+            grads, data_loss, state = gradients(params, state, x, y, key)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         new = TrainState(optax.apply_updates(params, updates), state, opt_state)
         return new, {"loss": data_loss, "grad_norm": optax.tree.norm(grads)}
