@@ -35,9 +35,10 @@ def _timed(fn, runs):
 
 
 def jaxnets_steps(model, size, runs, *, plain=False):
-    """The train step is ``jaxnets.train.train_step`` (data parallel over the visible
-    devices); inference is the model's jitted ``apply``. ``plain``: without the cells'
-    hand-written backward pass (jax differentiates the ``lax.scan``), for comparison."""
+    """The train step is ``jaxnets.train.train_step`` and inference
+    ``jaxnets.train.predictor``, both data parallel over the visible devices.
+    ``plain``: without the cells' hand-written backward pass (jax differentiates the
+    ``lax.scan``), for comparison."""
     import jax
     import jax.numpy as jnp
     import optax
@@ -45,7 +46,7 @@ def jaxnets_steps(model, size, runs, *, plain=False):
     from jaxnets.cells import elman, gru, lstm
     from jaxnets.models import keras_convnet
     from jaxnets.rnn import recurrent
-    from jaxnets.train import TrainState, softmax_cross_entropy, train_step
+    from jaxnets.train import TrainState, predictor, softmax_cross_entropy, train_step
 
     opt = optax.adam(1e-3)
     if model == "convnet":
@@ -55,14 +56,14 @@ def jaxnets_steps(model, size, runs, *, plain=False):
         b, t, d, h = SIZES[size]
         cell = {"elman": elman, "gru": gru, "lstm": lstm}[model](h)
         net = recurrent(cell._replace(scan=None) if plain else cell)
-        x, y = jax.random.normal(jax.random.key(1), (b, t, d)), jnp.zeros(())
+        x, y = jax.random.normal(jax.random.key(1), (b, t, d)), jnp.zeros((b,))
 
         def loss(ys, _):
             return jnp.mean(ys**2)
 
     _, params, state = net.init(jax.random.key(0), x.shape[1:])
     train = jax.jit(train_step(net.apply, loss, opt))
-    infer = jax.jit(lambda p, x: net.apply(p, state, x)[0])
+    infer = jax.jit(lambda p, x: predictor(net.apply)(p, state, x))
     current = {"state": TrainState(params, state, opt.init(params))}
 
     def train_call():

@@ -13,7 +13,9 @@ SCRIPT = textwrap.dedent(
     from jaxnets.cells import gru, lstm
     from jaxnets.layers import dense, serial
     from jaxnets.rnn import recurrent
-    from jaxnets.train import TrainState, optimizer, softmax_cross_entropy, train_epoch, train_step
+    from jaxnets.train import (
+        TrainState, optimizer, predictor, softmax_cross_entropy, train_epoch, train_step,
+    )
 
     assert jax.device_count() == 2
     for cell in (lstm(8), gru(6)):
@@ -32,6 +34,10 @@ SCRIPT = textwrap.dedent(
         default = train_epoch(train_step(model.apply, softmax_cross_entropy, opt), 8)
         hlo = jax.jit(default).lower(start, key, x, y).compile().as_text()
         assert "all-reduce" in hlo  # by default every visible device takes part
+        alone = jax.jit(predictor(model.apply, devices=1))(params, state, x)
+        split = jax.jit(predictor(model.apply))(params, state, x)
+        np.testing.assert_allclose(split, alone, rtol=1e-5, atol=1e-6)
+        assert len(split.sharding.device_set) == 2
     print("same")
     """
 )

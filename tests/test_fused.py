@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxnets.cells import gru, lstm
+from jaxnets.cells import elman, gru, lstm
 from jaxnets.rnn import unroll
 
 
@@ -18,7 +18,16 @@ def _value_and_grads(cell, params, xs, carry, reverse):
     return jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2)))(params, xs, carry)
 
 
-@pytest.mark.parametrize("make", [lambda: lstm(6), lambda: gru(5)], ids=["lstm", "gru"])
+CELLS = {
+    "lstm": lambda: lstm(6),
+    "gru": lambda: gru(5),
+    "elman_tanh": lambda: elman(5),
+    "elman_relu_output": lambda: elman(5, activation="relu", output_size=3),
+    "elman_sigmoid": lambda: elman(4, activation="sigmoid"),
+}
+
+
+@pytest.mark.parametrize("make", list(CELLS.values()), ids=list(CELLS))
 @pytest.mark.parametrize("reverse", [False, True])
 def test_hand_written_backward_equals_autodiff_of_the_plain_scan(rng, make, reverse):
     fast = make()
@@ -54,3 +63,4 @@ def test_peephole_and_projection_lstm_and_cho_gru_use_the_generic_loop():
     assert lstm(4, peephole=True).scan is None
     assert lstm(4, proj_size=2).scan is None
     assert gru(4, reset_after=False).scan is None
+    assert elman(4, activation=jnp.sin).scan is None

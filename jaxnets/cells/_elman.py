@@ -7,6 +7,7 @@ from jax.nn.initializers import glorot_uniform
 from jaxnets.core import Cell, along_last_axis, projected_cell
 
 from ._common import activation_fn, check_carry, init_weights, positive_int, project_input
+from ._fused import ELMAN_DERIVATIVES, elman_sequence
 
 
 def elman(
@@ -23,7 +24,9 @@ def elman(
       y = h, or g(h w_y + b_y) when ``output_size`` is given
 
     ``x w_x + b`` of all steps is one matmul outside the time loop
-    (``project``); the loop runs only ``recur``.
+    (``project``); the loop runs only ``recur``. With a named activation, ``unroll``
+    runs the whole sequence with a hand-written backward pass (``Cell.scan``) and the
+    output layer as one matmul over all steps.
 
     Args:
       hidden_size: H.
@@ -65,4 +68,13 @@ def elman(
             return h, h
         return h, g(h @ params["w_y"] + along_last_axis(params["b_y"], h.ndim))
 
-    return projected_cell(init, initial_carry, project, forward)
+    def scan(params, h, zs, *, reverse=False, unroll=1):
+        check_carry(f"{where}.step", "carry", h, zs[0], hidden_size)
+        h, hs = elman_sequence(params["w_h"], h, zs, activation, reverse, unroll)
+        if output_size is None:
+            return h, hs
+        # The output layer reads no recurrence: one matmul over all steps.
+        return h, g(hs @ params["w_y"] + along_last_axis(params["b_y"], hs.ndim))
+
+    fast = scan if activation in ELMAN_DERIVATIVES else None
+    return projected_cell(init, initial_carry, project, forward, scan=fast)

@@ -163,3 +163,51 @@ def _gru_bwd(reverse, unroll, saved_values, cotangents):
 
 
 gru_sequence.defvjp(_gru_fwd, _gru_bwd)
+
+
+# d activation / d pre-activation, written with the activation's output a.
+ELMAN_DERIVATIVES = {
+    "tanh": lambda a: 1 - a * a,
+    "relu": lambda a: (a > 0).astype(a.dtype),
+    "sigmoid": lambda a: a * (1 - a),
+}
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4, 5))
+def elman_sequence(w_h, h0, zs, activation, reverse, unroll):
+    """Elman recurrence h = f(z_t + h w_h) over zs (T, B, H), f one of
+    ``ELMAN_DERIVATIVES``: ``(h_T, hs)``."""
+    return _elman_forward(w_h, h0, zs, activation, reverse, unroll)
+
+
+def _elman_forward(w_h, h0, zs, activation, reverse, unroll):
+    f = {"tanh": jnp.tanh, "relu": jax.nn.relu, "sigmoid": jax.nn.sigmoid}[activation]
+
+    def step(h, z):
+        h = f(z + h @ w_h)
+        return h, h
+
+    return lax.scan(step, h0, zs, reverse=reverse, unroll=unroll)
+
+
+def _elman_fwd(w_h, h0, zs, activation, reverse, unroll):
+    h, hs = _elman_forward(w_h, h0, zs, activation, reverse, unroll)
+    return (h, hs), (w_h, h0, hs)
+
+
+def _elman_bwd(activation, reverse, unroll, saved, cotangents):
+    w_h, h0, hs = saved
+    dh_last, dhs = cotangents
+    derivative = ELMAN_DERIVATIVES[activation]
+    w_t = w_h.T
+
+    def step(dh_next, inputs):
+        dh_out, h = inputs
+        da = (dh_out + dh_next) * derivative(h)
+        return da @ w_t, da
+
+    dh0, dzs = lax.scan(step, dh_last, (dhs, hs), reverse=not reverse, unroll=unroll)
+    return _over_all_steps(_previous(h0, hs, reverse), dzs), dh0, dzs
+
+
+elman_sequence.defvjp(_elman_fwd, _elman_bwd)

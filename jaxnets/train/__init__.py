@@ -16,6 +16,7 @@ from ._losses import mse as mse
 from ._losses import perplexity as perplexity
 from ._losses import softmax_cross_entropy as softmax_cross_entropy
 from ._optimizer import optimizer as optimizer
+from ._predict import predictor as predictor
 from ._regularization import l1_penalty as l1_penalty
 from ._regularization import l2_penalty as l2_penalty
 from ._regularization import weights_mask as weights_mask
@@ -55,6 +56,7 @@ __all__ = [
     "mse",
     "optimizer",
     "perplexity",
+    "predictor",
     "save_checkpoint",
     "softmax_cross_entropy",
     "train_epoch",

@@ -14,6 +14,7 @@ import numpy as np
 import optax
 
 from ._checkpoint import load_checkpoint, restore_tree, save_checkpoint
+from ._predict import predictor
 from ._step import TrainState, train_epoch, train_step
 
 
@@ -88,11 +89,12 @@ def compiled_epoch(apply, loss, optimizer, batch_size, l1, l2, *, seeds: bool):
 def compiled_predict(apply):
     """``apply``'s prediction in evaluation mode, jitted once per model (not per call:
     validating every epoch would otherwise compile every epoch)."""
-    return jax.jit(lambda p, s, xb: apply(p, s, xb)[0])
+    return jax.jit(predictor(apply))
 
 
 def evaluate(model, params, state, x, y, metric: Callable, *, batch_size: int = 512) -> float:
-    """The mean of ``metric(y_pred, y)`` over (x, y) in batches, with ``train=False``."""
+    """The mean of ``metric(y_pred, y)`` over (x, y) in batches, with ``train=False``
+    (each batch split over the local devices, see ``predictor``)."""
     apply = compiled_predict(model.apply)
     n = jax.tree.leaves(x)[0].shape[0]
     total = 0.0
