@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from _torch_models import keras_convnet as keras_convnet_torch
 
 from jaxnets.models import keras_convnet
 from jaxnets.train import TrainState, softmax_cross_entropy, train_step
@@ -83,12 +84,7 @@ def torch_step(x, y):
     from torch import nn
 
     torch.manual_seed(0)
-    net = nn.Sequential(
-        nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(64, 64, 3), nn.ReLU(), nn.Flatten(),
-        nn.Linear(576, 64), nn.ReLU(), nn.Linear(64, 10),
-    )  # fmt: skip
+    net = keras_convnet_torch()
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
     x = torch.tensor(x).permute(0, 3, 1, 2).contiguous()
     y = torch.tensor(y, dtype=torch.long)

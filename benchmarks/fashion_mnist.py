@@ -20,6 +20,7 @@ import time
 import jax
 import numpy as np
 import optax
+from _torch_models import keras_convnet as keras_convnet_torch
 
 from jaxnets.cells import clockwork, elman, gru, lstm
 from jaxnets.data import fashion_mnist, holdout
@@ -90,11 +91,7 @@ def _torch_epoch(torch, name, x, y, batch):
         )  # fmt: skip
         inputs = torch.tensor(x[..., 0])
     elif name == "convnet":
-        net = nn.Sequential(
-            nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(),
-            nn.MaxPool2d(2), nn.Conv2d(64, 64, 3), nn.ReLU(), nn.Flatten(),
-            nn.Linear(576, 64), nn.ReLU(), nn.Linear(64, 10),
-        )  # fmt: skip
+        net = keras_convnet_torch()
         inputs = torch.tensor(x).permute(0, 3, 1, 2).contiguous()
     else:
 

@@ -19,6 +19,8 @@ import os
 import statistics
 import time
 
+from _torch_models import keras_convnet as keras_convnet_torch
+
 SIZES = {"big": (32, 200, 128, 256), "small": (16, 100, 32, 64)}
 GATES = {"elman": 1, "gru": 3, "lstm": 4}
 
@@ -141,11 +143,7 @@ def _torch_timing(torch, model, size, runs):
 
     torch.manual_seed(0)
     if model == "convnet":
-        net = nn.Sequential(
-            nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(),
-            nn.MaxPool2d(2), nn.Conv2d(64, 64, 3), nn.ReLU(), nn.Flatten(),
-            nn.Linear(576, 64), nn.ReLU(), nn.Linear(64, 10),
-        )  # fmt: skip
+        net = keras_convnet_torch()
         x, y = torch.randn(64, 1, 28, 28), torch.arange(64) % 10
 
         def forward(x):

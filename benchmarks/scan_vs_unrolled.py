@@ -133,7 +133,8 @@ def _plot(rows, out, title):
                 points = [(r[2], r[column] * scale) for r in rows
                           if r[0] == cell and r[1] == how and r[column] is not None]  # fmt: skip
                 if points:
-                    ax.plot(*zip(*points), "o-", ms=3, label=f"unroll={how}")
+                    label = "remat, sqrt(T) blocks" if how == "remat" else f"unroll={how}"
+                    ax.plot(*zip(*points), "o-", ms=3, label=label)
             ax.set(xscale="log", yscale="log", xlabel="T", ylabel=label, title=cell)
         axes[0][0].legend(fontsize=7)
         fig.suptitle(title, fontsize=8)

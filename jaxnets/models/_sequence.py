@@ -25,13 +25,6 @@ def _run(layer, params, x, lengths, key, train):
     return y
 
 
-def _check_sequence_shape(where, input_shape):
-    shape = check_input_shape(f"{where}.init", input_shape)
-    if len(shape) != 2:
-        raise ValueError(f"{where}.init: `input_shape` must be (T, D), got {shape}.")
-    return shape
-
-
 def many_to_one(
     rnn,
     output_size: int,
@@ -67,7 +60,7 @@ def many_to_one(
     head = dense(output_size, activation=output_activation, name=f"{name}.head")
 
     def init(key, input_shape):
-        shape = _check_sequence_shape(name, input_shape)
+        shape = check_input_shape(f"{name}.init", input_shape, rank=2)  # (T, D)
         k_rnn, k_head = jax.random.split(key)
         rnn_shape, rnn_params, _ = layer.init(k_rnn, shape)
         _, head_params, _ = head.init(k_head, rnn_shape[-1:])
@@ -106,7 +99,7 @@ def many_to_many(
     head = dense(output_size, activation=output_activation, name=f"{name}.head")
 
     def init(key, input_shape):
-        shape = _check_sequence_shape(name, input_shape)
+        shape = check_input_shape(f"{name}.init", input_shape, rank=2)  # (T, D)
         k_rnn, k_head = jax.random.split(key)
         rnn_shape, rnn_params, _ = layer.init(k_rnn, shape)
         if len(rnn_shape) != 2:
