@@ -39,8 +39,8 @@ def jaxnets_step(x, y):
     x, y, key = jnp.asarray(x), jnp.asarray(y), jax.random.key(1)
 
     def run():
-        train_state[0], loss = step(train_state[0], x, y, key)
-        loss.block_until_ready()
+        train_state[0], metrics = step(train_state[0], x, y, key)
+        metrics["loss"].block_until_ready()
 
     return run
 

@@ -1,6 +1,12 @@
-"""Offline data sets and seeded splits. One-hot labels: ``jax.nn.one_hot(y, num_classes)``."""
+"""Offline data sets, seeded splits and batch augmentation.
+
+One-hot labels: ``jax.nn.one_hot(y, num_classes)``.
+"""
 
 from ._adding import adding_problem as adding_problem
+from ._augment import chain as chain
+from ._augment import random_flip as random_flip
+from ._augment import random_shift as random_shift
 from ._datasets import digits as digits
 from ._datasets import mnist1d as mnist1d
 from ._fashion_mnist import CLASSES as FASHION_MNIST_CLASSES
@@ -16,11 +22,14 @@ __all__ = [
     "FASHION_MNIST_CLASSES",
     "adding_problem",
     "bootstrap",
+    "chain",
     "digits",
     "fashion_mnist",
     "holdout",
     "kfold",
     "mnist1d",
+    "random_flip",
+    "random_shift",
     "read_idx",
     "train_test_split",
     "write_idx",

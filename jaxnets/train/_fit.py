@@ -75,13 +75,13 @@ def _check_data(model, params, state, x, y, batch_size):
 
 
 @functools.lru_cache(maxsize=16)
-def compiled_epoch(apply, loss, optimizer, batch_size, l1, l2, *, seeds: bool):
+def compiled_epoch(apply, loss, optimizer, batch_size, l1, l2, *, seeds: bool, augment=None):
     """The jitted epoch for one configuration, vmapped over seeds if ``seeds``.
 
     Cached so that repeated ``fit`` calls with the same model, loss and optimizer
     (k folds, bootstrap draws, sequential seeds, a resumed run) compile once.
     """
-    epoch = train_epoch(train_step(apply, loss, optimizer, l1=l1, l2=l2), batch_size)
+    epoch = train_epoch(train_step(apply, loss, optimizer, l1=l1, l2=l2), batch_size, augment)
     return jax.jit(jax.vmap(epoch, in_axes=(0, 0, None, None)) if seeds else epoch)
 
 
@@ -133,6 +133,7 @@ def fit(
     early_stopping: EarlyStopping | None = None,
     l1: float = 0.0,
     l2: float = 0.0,
+    augment: Callable | None = None,
     checkpoint: str | None = None,
     progress: bool | None = None,
 ) -> FitResult:
@@ -155,6 +156,9 @@ def fit(
       early_stopping: an ``EarlyStopping``; needs ``validation``.
       l1: coefficient of ``l1_penalty`` (weights only).
       l2: coefficient of ``l2_penalty`` (weights only).
+      augment: ``augment(key, x_batch) -> x_batch``, applied to every training batch
+        inside the compiled epoch (e.g. ``jaxnets.data.chain(random_flip(2),
+        random_shift(2))``); validation data is not augmented.
       checkpoint: a file path; the state is saved atomically after every epoch, and
         an existing file is resumed from.
       progress: a tqdm bar over epochs; ``None``: only on a terminal outside CI.
@@ -170,7 +174,11 @@ def fit(
         raise ValueError(
             f"fit: early stopping `mode` must be 'min' or 'max', got {early_stopping.mode!r}."
         )
-    epoch_fn = compiled_epoch(model.apply, loss, optimizer, batch_size, l1, l2, seeds=False)
+    if augment is not None and not callable(augment):
+        raise TypeError(f"fit: `augment` must be callable(key, x) or None, got {augment!r}.")
+    epoch_fn = compiled_epoch(
+        model.apply, loss, optimizer, batch_size, l1, l2, seeds=False, augment=augment
+    )
     val_fn = metric or loss
     sign = -1.0 if early_stopping is not None and early_stopping.mode == "max" else 1.0
 

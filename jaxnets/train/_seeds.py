@@ -51,6 +51,7 @@ def fit_seeds(
     batch_size: int,
     l1: float = 0.0,
     l2: float = 0.0,
+    augment: Callable | None = None,
     validation=None,
     metric: Callable | None = None,
 ):
@@ -63,6 +64,8 @@ def fit_seeds(
     run leaves the cores idle (benchmarks/seeds.py measures where).
 
     Args:
+      augment: as in ``fit``: ``augment(key, x_batch) -> x_batch`` on every training
+        batch, each seed with its own keys.
       validation: ``(x_val, y_val)``, evaluated for every seed after every epoch
         with ``metric`` (default: ``loss``).
 
@@ -86,7 +89,9 @@ def fit_seeds(
     train_state = jax.vmap(init)(init_keys)
     first = jax.tree.map(lambda a: a[0], train_state)
     _check_data(model, first.params, first.state, x, y, batch_size)
-    epoch_all = compiled_epoch(model.apply, loss, optimizer, batch_size, l1, l2, seeds=True)
+    epoch_all = compiled_epoch(
+        model.apply, loss, optimizer, batch_size, l1, l2, seeds=True, augment=augment
+    )
     curves = {"loss": [], "grad_norm": [], "val_metric": [], "seconds": []}
     for e in range(epochs):
         epoch_keys = jax.vmap(lambda k, e=e: jax.random.fold_in(k, e))(fit_keys)

@@ -96,13 +96,15 @@ def train_step(
     return step
 
 
-def train_epoch(step: Callable, batch_size: int):
+def train_epoch(step: Callable, batch_size: int, augment: Callable | None = None):
     """Build ``epoch(train_state, key, x, y) -> (train_state, metrics)``: one pass.
 
     The permutation and the per-step keys come from ``key``; batches are taken with
     ``lax.scan`` inside one program, and the last partial batch is dropped so every
     step has the same shape. ``x`` and ``y`` are pytrees of arrays with N rows.
     ``metrics`` holds each step's metrics, (N // batch_size,) arrays.
+    ``augment(key, x_batch) -> x_batch`` (see ``jaxnets.data.random_flip``) transforms
+    each batch's inputs before the step, with a key split from the step's.
     """
 
     def epoch(train_state, key, x, y):
@@ -114,7 +116,11 @@ def train_epoch(step: Callable, batch_size: int):
         def body(train_state, batch):
             idx, k = batch
             pick = lambda a: jnp.take(a, idx, axis=0)  # noqa: E731
-            return step(train_state, jax.tree.map(pick, x), jax.tree.map(pick, y), k)
+            xb = jax.tree.map(pick, x)
+            if augment is not None:
+                k_augment, k = jax.random.split(k)
+                xb = augment(k_augment, xb)
+            return step(train_state, xb, jax.tree.map(pick, y), k)
 
         batches = (order.reshape(steps, batch_size), jax.random.split(k_steps, steps))
         return lax.scan(body, train_state, batches)
