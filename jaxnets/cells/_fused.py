@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from ._common import gate_columns
+from ._common import ACTIVATIONS, gate_columns
 
 
 def _previous(first, states, reverse):
@@ -181,7 +181,7 @@ def elman_sequence(w_h, h0, zs, activation, reverse, unroll):
 
 
 def _elman_forward(w_h, h0, zs, activation, reverse, unroll):
-    f = {"tanh": jnp.tanh, "relu": jax.nn.relu, "sigmoid": jax.nn.sigmoid}[activation]
+    f = ACTIVATIONS[activation]
 
     def step(h, z):
         h = f(z + h @ w_h)

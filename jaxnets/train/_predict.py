@@ -3,9 +3,9 @@
 from collections.abc import Callable
 
 import jax
-import numpy as np
-from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
+
+from ._devices import batch_mesh
 
 
 def predictor(apply: Callable, *, devices: int | None = None) -> Callable:
@@ -17,11 +17,9 @@ def predictor(apply: Callable, *, devices: int | None = None) -> Callable:
     """
 
     def predict(params, state, x):
-        count = jax.local_device_count() if devices is None else devices
-        rows = jax.tree.leaves(x)[0].shape[0]
-        if count <= 1 or rows % count:
+        mesh = batch_mesh(devices, x)
+        if mesh is None:
             return apply(params, state, x)[0]
-        mesh = Mesh(np.array(jax.local_devices()[:count]), ("batch",))
         # check_vma=False: see train_step; each device runs its rows independently.
         return jax.shard_map(
             lambda p, s, xb: apply(p, s, xb)[0], mesh=mesh, in_specs=(P(), P(), P("batch")),

@@ -5,12 +5,11 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 from jax import lax
-from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
 
+from ._devices import batch_mesh
 from ._regularization import l1_penalty, l2_penalty
 
 
@@ -67,9 +66,7 @@ def train_step(
         )
         return grads, data_loss, state
 
-    def sharded_gradients(count, params, state, x, y, key):
-        mesh = Mesh(np.array(jax.local_devices()[:count]), ("batch",))
-
+    def sharded_gradients(mesh, params, state, x, y, key):
         def local(params, state, x, y, key):
             key = None if key is None else jax.random.fold_in(key, lax.axis_index("batch"))
             return lax.pmean(gradients(params, state, x, y, key), "batch")
@@ -83,12 +80,11 @@ def train_step(
 
     def step(train_state: TrainState, x, y, key):
         params, state, opt_state = train_state
-        count = jax.local_device_count() if devices is None else devices
-        rows = jax.tree.leaves(x)[0].shape[0]
-        if count > 1 and rows % count == 0:
-            grads, data_loss, state = sharded_gradients(count, params, state, x, y, key)
-        else:
+        mesh = batch_mesh(devices, x)
+        if mesh is None:
             grads, data_loss, state = gradients(params, state, x, y, key)
+        else:
+            grads, data_loss, state = sharded_gradients(mesh, params, state, x, y, key)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         new = TrainState(optax.apply_updates(params, updates), state, opt_state)
         return new, {"loss": data_loss, "grad_norm": optax.tree.norm(grads)}
