@@ -11,9 +11,8 @@ over the epoch budget, for every model. Training batches are augmented as in sev
 entries of the published table (``AUGMENT``; ``--no-augment``: none): images
 mirrored left-right with probability 1/2 and shifted by up to 2 pixels along each
 axis, for every model but the MLP (with them it fell to 0.877 in 30 epochs; it is not
-translation invariant). ``--devices N``
-exposes the CPU as N JAX devices; each training batch is then split over them (data
-parallel, ``jaxnets.train.train_step``).
+translation invariant). ``--devices N`` exposes the CPU as N JAX devices; each
+training batch is then split over them (data parallel, ``jaxnets.train.train_step``).
 Time per epoch is the median over epochs after the first (which includes
 compilation). PyTorch's MLP, convnet and LSTM train the same architecture with the
 same batch size, optimizer and augmentation for one epoch in this process, with its

@@ -107,3 +107,15 @@ def test_fit_trains_on_augmented_batches():
     assert np.abs(np.asarray(plain.params["dense"]["w"]) - np.asarray(w)).max() > 1e-3
     with pytest.raises(TypeError, match="`augment` must be callable"):
         _fit_linear("flip")
+
+
+def test_fit_seeds_checks_augment_too():
+    from jaxnets.train import fit_seeds
+
+    x = np.zeros((8, 2), np.float32)
+    y = np.zeros(8, np.int32)
+    with pytest.raises(TypeError, match="`augment` must be callable"):
+        fit_seeds(
+            serial(dense(2)), optimizer("sgd", 0.1), softmax_cross_entropy, x, y,
+            keys=jax.random.split(jax.random.key(0), 2), epochs=1, batch_size=4, augment=3,
+        )  # fmt: skip

@@ -174,8 +174,6 @@ def fit(
         raise ValueError(
             f"fit: early stopping `mode` must be 'min' or 'max', got {early_stopping.mode!r}."
         )
-    if augment is not None and not callable(augment):
-        raise TypeError(f"fit: `augment` must be callable(key, x) or None, got {augment!r}.")
     epoch_fn = compiled_epoch(
         model.apply, loss, optimizer, batch_size, l1, l2, seeds=False, augment=augment
     )

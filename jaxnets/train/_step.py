@@ -102,6 +102,10 @@ def train_epoch(step: Callable, batch_size: int, augment: Callable | None = None
     ``augment(key, x_batch) -> x_batch`` (see ``jaxnets.data.random_flip``) transforms
     each batch's inputs before the step, with a key split from the step's.
     """
+    if augment is not None and not callable(augment):
+        raise TypeError(
+            f"train_epoch: `augment` must be callable(key, x) or None, got {augment!r}."
+        )
 
     def epoch(train_state, key, x, y):
         n = jax.tree.leaves(x)[0].shape[0]
