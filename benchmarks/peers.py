@@ -1,7 +1,7 @@
 """jaxnets against PyTorch and flax linen: RNN and convnet train and inference steps.
 
     python benchmarks/peers.py [--sizes big,small] [--models elman,gru,lstm,convnet]
-        [--runs 20] [--devices N]
+        [--runs 10] [--rounds 3] [--devices N]
 
 Train step: forward, backward and an Adam update; inference: the forward pass alone.
 "jaxnets, plain scan" is the same LSTM or GRU differentiated by JAX through its
@@ -9,8 +9,9 @@ Train step: forward, backward and an Adam update; inference: the forward pass al
 RNNs read (B, T, D) and the loss is the mean squared output of every step; the Keras
 MNIST convnet reads a batch of 64 28x28x1 images with softmax cross-entropy. Sizes:
 big = B 32, T 200, D 128, H 256; small = B 16, T 100, D 32, H 64. Each contender is
-timed in its own block (median of ``--runs`` calls after warm-up calls), PyTorch with
-the faster of 1 and 2 intra-op threads. Also prints the machine's float32 matmul
+timed in its own blocks (median of ``--runs`` calls after warm-up calls), contender
+after contender, ``--rounds`` times over; a row shows the median of its blocks. PyTorch
+runs with the faster of 1 and 2 intra-op threads. Also prints the machine's float32 matmul
 GFLOP/s (2048 x 2048, XLA) and the GFLOP/s each RNN step achieves, as a fraction of it.
 """
 
@@ -36,11 +37,29 @@ def _timed(fn, runs):
     return statistics.median(times)
 
 
-def jaxnets_steps(model, size, runs, *, plain=False):
-    """The train step is ``jaxnets.train.train_step`` and inference
-    ``jaxnets.train.predictor``, both data parallel over the visible devices.
-    ``plain``: without the cells' hand-written backward pass (jax differentiates the
-    ``lax.scan``), for comparison."""
+def _in_rounds(contenders, runs, rounds):
+    """{name: (train s, inference s)}: each contender's train and inference calls timed
+    in a block of ``runs`` calls, contender after contender, ``rounds`` times over; the
+    median of its blocks. The machine's speed drifts by tens of percent within minutes,
+    so rounds compare contenders under the same conditions."""
+    blocks = {name: ([], []) for name in contenders}
+    for _ in range(rounds):
+        for name, (train, infer, before) in contenders.items():
+            before()
+            blocks[name][0].append(_timed(train, runs))
+            blocks[name][1].append(_timed(infer, runs))
+    return {name: tuple(map(statistics.median, times)) for name, times in blocks.items()}
+
+
+def _no_setup():
+    pass
+
+
+def jaxnets_steps(model, size, *, plain=False):
+    """(train call, inference call, setup). The train step is
+    ``jaxnets.train.train_step`` and inference ``jaxnets.train.predictor``, both data
+    parallel over the visible devices. ``plain``: without the cells' hand-written
+    backward pass (jax differentiates the ``lax.scan``), for comparison."""
     import jax
     import jax.numpy as jnp
     import optax
@@ -71,10 +90,10 @@ def jaxnets_steps(model, size, runs, *, plain=False):
     def train_call():
         current["state"], _ = jax.block_until_ready(train(current["state"], x, y, None))
 
-    return _timed(train_call, runs), _timed(lambda: jax.block_until_ready(infer(params, x)), runs)
+    return train_call, lambda: jax.block_until_ready(infer(params, x)), _no_setup
 
 
-def flax_steps(model, size, runs):
+def flax_steps(model, size):
     import flax.linen as nn
     import jax
     import jax.numpy as jnp
@@ -122,23 +141,23 @@ def flax_steps(model, size, runs):
             train(state["params"], state["opt"], x)
         )
 
-    return _timed(train_call, runs), _timed(lambda: jax.block_until_ready(infer(params, x)), runs)
+    return train_call, lambda: jax.block_until_ready(infer(params, x)), _no_setup
 
 
-def torch_steps(model, size, runs):
-    """(train s, inference s, threads) with the faster of 1 and 2 intra-op threads."""
+def torch_threads(model, size, runs):
+    """The faster of 1 and 2 intra-op threads for this model's train step."""
     import torch
 
-    best = None
+    timings = {}
     for threads in (1, 2):
         torch.set_num_threads(threads)
-        timing = (*_torch_timing(torch, model, size, runs), threads)
-        if best is None or timing[0] < best[0]:
-            best = timing
-    return best
+        timings[threads] = _timed(torch_steps(model, size, threads)[0], runs)
+    return min(timings, key=timings.get)
 
 
-def _torch_timing(torch, model, size, runs):
+def torch_steps(model, size, threads):
+    """(train call, inference call, setup: sets ``threads``)."""
+    import torch
     from torch import nn
 
     torch.manual_seed(0)
@@ -173,7 +192,7 @@ def _torch_timing(torch, model, size, runs):
         with torch.no_grad():
             forward(x)
 
-    return _timed(train_call, runs), _timed(infer_call, runs)
+    return train_call, infer_call, lambda: torch.set_num_threads(threads)
 
 
 def matmul_gflops():
@@ -196,7 +215,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="big,small")
     parser.add_argument("--models", default="elman,gru,lstm,convnet")
-    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=10, help="calls per timed block")
+    parser.add_argument("--rounds", type=int, default=3, help="blocks per contender")
     parser.add_argument("--devices", type=int, default=1, help="CPU devices for JAX")
     args = parser.parse_args()
     if args.devices > 1:  # must happen before JAX starts
@@ -217,20 +237,21 @@ def main():
     print("|---|---|---|---|---|---|---|---|")
     for model in args.models.split(","):
         for size in ["-"] if model == "convnet" else args.sizes.split(","):
-            timings = {
-                "jaxnets": jaxnets_steps(model, size, args.runs),
+            threads = torch_threads(model, size, args.runs)
+            contenders = {
+                "jaxnets": jaxnets_steps(model, size),
                 **(
-                    {"jaxnets, plain scan": jaxnets_steps(model, size, args.runs, plain=True)}
+                    {"jaxnets, plain scan": jaxnets_steps(model, size, plain=True)}
                     if model in ("gru", "lstm")
                     else {}
                 ),
-                "torch": torch_steps(model, size, args.runs),
-                "flax linen": flax_steps(model, size, args.runs),
+                f"torch ({threads} thr)": torch_steps(model, size, threads),
+                "flax linen": flax_steps(model, size),
             }
+            timings = _in_rounds(contenders, args.runs, args.rounds)
             fastest_train = min(t[0] for t in timings.values())
             fastest_infer = min(t[1] for t in timings.values())
-            for impl, (train_s, infer_s, *threads) in timings.items():
-                label = f"{impl} ({threads[0]} thr)" if threads else impl
+            for label, (train_s, infer_s) in timings.items():
                 achieved = "-"
                 if model in GATES:
                     gflops = rnn_flops(model, size, True) / train_s / 1e9

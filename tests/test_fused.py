@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from jaxnets.cells import elman, gru, lstm
+from jaxnets.cells._lstm_sequence import BLOCK
 from jaxnets.rnn import unroll
 
 
@@ -27,17 +28,14 @@ CELLS = {
 }
 
 
-@pytest.mark.parametrize("make", list(CELLS.values()), ids=list(CELLS))
-@pytest.mark.parametrize("reverse", [False, True])
-def test_hand_written_backward_equals_autodiff_of_the_plain_scan(rng, make, reverse):
-    fast = make()
+def _check_against_plain_scan(rng, fast, num_steps, reverse):
     plain = fast._replace(scan=None)  # the same cell, differentiated by jax through lax.scan
     assert fast.scan is not None
     params = fast.init(jax.random.key(0), 3)
     params = jax.tree.map(
         lambda a: a + 0.1 * jnp.asarray(rng.normal(size=a.shape), a.dtype), params
     )
-    xs = jnp.asarray(rng.normal(size=(4, 9, 3)).astype(np.float32))
+    xs = jnp.asarray(rng.normal(size=(4, num_steps, 3)).astype(np.float32))
     carry = jax.tree.map(
         lambda c: jnp.asarray(rng.normal(size=c.shape).astype(np.float32)),
         fast.initial_carry(params, (4,)),
@@ -46,6 +44,19 @@ def test_hand_written_backward_equals_autodiff_of_the_plain_scan(rng, make, reve
     want = _value_and_grads(plain, params, xs, carry, reverse)
     for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("make", list(CELLS.values()), ids=list(CELLS))
+@pytest.mark.parametrize("reverse", [False, True])
+def test_hand_written_backward_equals_autodiff_of_the_plain_scan(rng, make, reverse):
+    _check_against_plain_scan(rng, make(), 9, reverse)
+
+
+@pytest.mark.parametrize("num_steps", [BLOCK, 2 * BLOCK, 2 * BLOCK + 3])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_lstm_in_blocks_of_steps_equals_autodiff(rng, num_steps, reverse):
+    """One whole block, several, and several plus a shorter rest (9 steps: a rest alone)."""
+    _check_against_plain_scan(rng, lstm(6), num_steps, reverse)
 
 
 def test_fast_path_under_vmap_and_with_several_batch_axes(rng):

@@ -68,7 +68,8 @@ def elman(
             return h, h
         return h, g(h @ params["w_y"] + along_last_axis(params["b_y"], h.ndim))
 
-    def scan(params, h, zs, *, reverse=False, unroll=1):
+    def scan(params, h, xs, *, reverse=False, unroll=1):
+        zs = project(params, xs)
         check_carry(f"{where}.step", "carry", h, zs[0], hidden_size)
         h, hs = elman_sequence(params["w_h"], h, zs, activation, reverse, unroll)
         if output_size is None:

@@ -1,9 +1,11 @@
-"""Whole-sequence recurrences with hand-written backward passes (``jax.custom_vjp``).
+"""GRU and Elman over a whole sequence with hand-written backward passes
+(``jax.custom_vjp``); the LSTM's, which also runs in blocks of steps, is in
+``_lstm_sequence``.
 
 Autodiff of a ``lax.scan`` saves every intermediate of every step and, in the backward
 loop, computes the recurrent weight gradient as T small matmuls. Here the forward loop
-saves only the gate activations and the cell state, the backward loop does
-multiply-adds and one (B, H) x (H, H) matmul per gate and step, and the weight
+saves only the gate activations (and h), the backward loop does multiply-adds and one
+(B, H) x (H, H) matmul per gate and step, and the weight
 gradient is one (H, T*B) x (T*B, H) matmul per gate over all steps. Inputs are the
 per-gate projected inputs of every step (``cell.project``), time-major (T, B, H) each;
 the projection's own gradient is left to autodiff, where it already is one large
@@ -27,81 +29,18 @@ def _previous(first, states, reverse):
     return jnp.concatenate([first[None], states[:-1]], axis=0)
 
 
-def _over_all_steps(h_prev, dz):
+def over_all_steps(h_prev, dz):
     """sum_t h_prev[t]^T dz[t]: a weight gradient as one matmul over all steps and
     batch rows, instead of T small ones."""
     return h_prev.reshape(-1, h_prev.shape[-1]).T @ dz.reshape(-1, dz.shape[-1])
 
 
 def _weight_gradient(h_prev, dzs):
-    return jnp.concatenate([_over_all_steps(h_prev, dz) for dz in dzs], axis=-1)
+    return jnp.concatenate([over_all_steps(h_prev, dz) for dz in dzs], axis=-1)
 
 
 def _sigmoid(v):
     return jax.nn.sigmoid(v)
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(4, 5))
-def lstm_sequence(w_h, h0, c0, zs, reverse, unroll):
-    """LSTM recurrence over zs = (z_i, z_f, z_g, z_o), each (T, B, H): ``((h_T, c_T), hs)``."""
-    carry, hs, _ = _lstm_forward(w_h, h0, c0, zs, reverse, unroll)
-    return carry, hs
-
-
-def lstm_step(ws, carry, z):
-    """One step on per-gate inputs z and weights ws: ``((h, c), (i, f, g, o))``."""
-    h, c = carry
-    a_i, a_f, a_g, a_o = (z_k + h @ w_k for z_k, w_k in zip(z, ws))
-    i, f, g, o = _sigmoid(a_i), _sigmoid(a_f), jnp.tanh(a_g), _sigmoid(a_o)
-    c = f * c + i * g
-    return (o * jnp.tanh(c), c), (i, f, g, o)
-
-
-def _lstm_forward(w_h, h0, c0, zs, reverse, unroll):
-    ws = gate_columns(w_h, 4)
-
-    def step(carry, z):
-        (h, c), gates = lstm_step(ws, carry, z)
-        return (h, c), (h, c, gates)
-
-    carry, (hs, cs, gates) = lax.scan(step, (h0, c0), zs, reverse=reverse, unroll=unroll)
-    return carry, hs, (cs, gates)
-
-
-def _lstm_fwd(w_h, h0, c0, zs, reverse, unroll):
-    carry, hs, (cs, gates) = _lstm_forward(w_h, h0, c0, zs, reverse, unroll)
-    return (carry, hs), (w_h, h0, c0, hs, cs, gates)
-
-
-def _lstm_bwd(reverse, unroll, saved, cotangents):
-    w_h, h0, c0, hs, cs, gates = saved
-    (dh_last, dc_last), dhs = cotangents
-    h_prev, c_prev = _previous(h0, hs, reverse), _previous(c0, cs, reverse)
-    ws_t = tuple(w.T for w in gate_columns(w_h, 4))
-
-    def step(carry, inputs):
-        dh_next, dc_next = carry
-        dh_out, c, c_before, (i, f, g, o) = inputs
-        dh = dh_out + dh_next
-        tc = jnp.tanh(c)
-        dc = dc_next + dh * o * (1 - tc * tc)
-        da = (
-            dc * g * i * (1 - i),
-            dc * c_before * f * (1 - f),
-            dc * i * (1 - g * g),
-            dh * tc * o * (1 - o),
-        )
-        dh_prev = sum(d @ w for d, w in zip(da, ws_t))
-        return (dh_prev, dc * f), da
-
-    # From the last processed step back to the first.
-    (dh0, dc0), dzs = lax.scan(
-        step, (dh_last, dc_last), (dhs, cs, c_prev, gates), reverse=not reverse, unroll=unroll
-    )
-    return _weight_gradient(h_prev, dzs), dh0, dc0, dzs
-
-
-lstm_sequence.defvjp(_lstm_fwd, _lstm_bwd)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(4, 5))
@@ -207,7 +146,7 @@ def _elman_bwd(activation, reverse, unroll, saved, cotangents):
         return da @ w_t, da
 
     dh0, dzs = lax.scan(step, dh_last, (dhs, hs), reverse=not reverse, unroll=unroll)
-    return _over_all_steps(_previous(h0, hs, reverse), dzs), dh0, dzs
+    return over_all_steps(_previous(h0, hs, reverse), dzs), dh0, dzs
 
 
 elman_sequence.defvjp(_elman_fwd, _elman_bwd)

@@ -57,7 +57,8 @@ def gru(hidden_size: int, *, reset_after: bool = True, dtype=jnp.float32) -> Cel
         h = (1 - u) * n + u * h
         return h, h, {"r": r, "z": u}
 
-    def scan(params, h, zs, *, reverse=False, unroll=1):
+    def scan(params, h, xs, *, reverse=False, unroll=1):
+        zs = project(params, xs)
         check_carry(f"{where}.step", "carry", h, zs[0][0], hidden_size)
         return gru_sequence(params["w_h"], params["b_hn"], h, zs, reverse, unroll)
 

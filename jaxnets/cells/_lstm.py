@@ -6,10 +6,10 @@ import jax
 import jax.numpy as jnp
 from jax.nn.initializers import glorot_uniform
 
-from jaxnets.core import Cell, along_last_axis, projected_cell
+from jaxnets.core import Cell, along_last_axis, check_shape, projected_cell
 
 from ._common import check_carry, gate_columns, init_weights, positive_int, project_gates
-from ._fused import lstm_sequence
+from ._lstm_sequence import lstm_sequence
 
 
 class LSTMCarry(NamedTuple):
@@ -39,8 +39,9 @@ def lstm(
     Without peepholes this is ``torch.nn.LSTM``'s cell, ``proj_size`` included.
     ``x w_x + b`` of all steps is one matmul outside the time loop. Without peepholes
     and projection, ``unroll`` runs the whole sequence with a hand-written backward
-    pass (``Cell.scan``): one recurrent matmul per step each way, the weight gradient
-    as one matmul over all steps.
+    pass (``Cell.scan``) in blocks of ten steps: the input projection, the input
+    gradient and the weight gradients are one matmul per gate and block, and only one
+    recurrent matmul per gate and step runs inside the loop each way.
 
     Args:
       hidden_size: H, the size of c.
@@ -102,11 +103,13 @@ def lstm(
             h = h @ params["w_p"]
         return LSTMCarry(h, c), h, {"i": i, "f": f, "o": o}
 
-    def scan(params, carry, zs, *, reverse=False, unroll=1):
+    def scan(params, carry, xs, *, reverse=False, unroll=1):
         h, c = carry
-        check_carry(f"{where}.step", "carry.h", h, zs[0][0], out_size)
-        check_carry(f"{where}.step", "carry.c", c, zs[0][0], hidden_size)
-        (h, c), hs = lstm_sequence(params["w_h"], h, c, zs, reverse, unroll)
+        check_shape(f"{where}.step", "x", xs, (..., params["w_x"].shape[0]))
+        check_carry(f"{where}.step", "carry.h", h, xs[0], out_size)
+        check_carry(f"{where}.step", "carry.c", c, xs[0], hidden_size)
+        weights = {name: params[name] for name in ("w_x", "w_h", "b")}
+        (h, c), hs = lstm_sequence(weights, (h, c), xs, reverse=reverse, unroll=unroll)
         return LSTMCarry(h, c), hs
 
     # The hand-written backward pass covers the plain LSTM (no peepholes or projection).

@@ -40,10 +40,11 @@ class Cell(NamedTuple):
     ``step(p, c, x) == recur(p, c, project(p, x))``. ``jaxnets.rnn.unroll`` then
     projects all T steps in one matmul outside the loop and runs only ``recur``
     inside it. A gated cell also has ``gates(params, carry, z_t) -> dict`` of its gate
-    activations. A cell may also offer ``scan(params, carry, zs, *, reverse, unroll)
-    -> (carry, ys)``: the recurrence over all projected, time-major inputs zs (T, B, G)
-    at once, with a hand-written backward pass; ``unroll`` uses it when it can (no
-    ``lengths``, no ``remat``, not the Python loop), with the numbers of ``recur``.
+    activations. A cell may also offer ``scan(params, carry, xs, *, reverse, unroll)
+    -> (carry, ys)``: the recurrence over all time-major inputs xs (T, *batch, D) at
+    once, projection included (so it may project a block of steps at a time), with a
+    hand-written backward pass; ``unroll`` uses it when it can (no ``lengths``, no
+    ``remat``, not the Python loop), with the numbers of ``step``.
     """
 
     init: Callable[..., Any]

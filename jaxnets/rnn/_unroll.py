@@ -1,5 +1,6 @@
 """Run a cell over a sequence: lax.scan, or a plain Python loop with the same numbers."""
 
+import functools
 import math
 from collections.abc import Callable
 from typing import NamedTuple
@@ -84,39 +85,45 @@ def unroll(
     # Time goes first before projecting: moving the (B, T, D) inputs is cheaper than
     # moving the (B, T, G) projections, and the matmul then writes them time-major.
     xs_t = xs if time_major else jnp.moveaxis(xs, -2, 0)
-    # Without remat, project all T steps in one matmul; with it, one block at a time
-    # inside the checkpoint, so no (T, B, G) projection is kept for the backward pass.
-    inputs = project(xs_t) if remat is None else xs_t
-    prepare = (lambda x: x) if remat is None else project
     num_steps = xs_t.shape[0]
     batch_shape = xs.shape[1:-1] if time_major else xs.shape[:-2]
     if carry is None:
         carry = cell.initial_carry(params, batch_shape)
-
     fast = cell.scan is not None and remat is None and unroll != "python" and num_steps > 0
     if lengths is None and fast:
-        carry, ys = cell.scan(params, carry, inputs, reverse=reverse, unroll=unroll)
-    elif lengths is None:
-        loop = _Loop(lambda c, z: body(params, c, z), prepare, reverse, unroll, remat)
-        carry, ys = loop(carry, inputs)
+        carry, ys = cell.scan(params, carry, xs_t, reverse=reverse, unroll=unroll)
     else:
-        lengths = check_lengths("unroll", lengths, batch_shape, num_steps)
-        if reverse:
-            inputs = reverse_valid(inputs, lengths)
-
-        def masked(carry, z_valid):
-            z, valid = z_valid
-            new_carry, y = body(params, carry, z)
-            zeros = jax.tree.map(jnp.zeros_like, y)
-            return where_valid(valid, new_carry, carry), where_valid(valid, y, zeros)
-
-        loop = _Loop(masked, lambda zv: (prepare(zv[0]), zv[1]), False, unroll, remat)
-        carry, ys = loop(carry, (inputs, step_mask(lengths, num_steps)))
-        if reverse:
-            ys = reverse_valid(ys, lengths)
+        if lengths is not None:
+            lengths = check_lengths("unroll", lengths, batch_shape, num_steps)
+        step = functools.partial(body, params)
+        carry, ys = _loop(step, project, carry, xs_t, lengths, reverse, unroll, remat)
 
     if not time_major:
         ys = jax.tree.map(lambda y: jnp.moveaxis(y, 0, -2), ys)
+    return carry, ys
+
+
+def _loop(step, project, carry, xs_t, lengths, reverse, unroll, remat):
+    """``step`` over time-major inputs, with the ``lengths`` mask when given."""
+    # Without remat, project all T steps in one matmul; with it, one block at a time
+    # inside the checkpoint, so no (T, B, G) projection is kept for the backward pass.
+    inputs = project(xs_t) if remat is None else xs_t
+    prepare = (lambda x: x) if remat is None else project
+    if lengths is None:
+        return _Loop(step, prepare, reverse, unroll, remat)(carry, inputs)
+    if reverse:
+        inputs = reverse_valid(inputs, lengths)
+
+    def masked(carry, z_valid):
+        z, valid = z_valid
+        new_carry, y = step(carry, z)
+        zeros = jax.tree.map(jnp.zeros_like, y)
+        return where_valid(valid, new_carry, carry), where_valid(valid, y, zeros)
+
+    loop = _Loop(masked, lambda zv: (prepare(zv[0]), zv[1]), False, unroll, remat)
+    carry, ys = loop(carry, (inputs, step_mask(lengths, xs_t.shape[0])))
+    if reverse:
+        ys = reverse_valid(ys, lengths)
     return carry, ys
 
 
