@@ -5,8 +5,8 @@
 Autodiff of a ``lax.scan`` saves every intermediate of every step and, in the backward
 loop, computes the recurrent weight gradient as T small matmuls. Here the forward loop
 saves only the gate activations (and h), the backward loop does multiply-adds and one
-(B, H) x (H, H) matmul per gate and step, and the weight
-gradient is one (H, T*B) x (T*B, H) matmul per gate over all steps. Inputs are the
+(B, H) x (H, H) matmul per gate and step, and the weight gradient is one
+(H, T*B) x (T*B, H) matmul per gate over all steps. Inputs are the
 per-gate projected inputs of every step (``cell.project``), time-major (T, B, H) each;
 the projection's own gradient is left to autodiff, where it already is one large
 matmul per gate.
@@ -21,7 +21,7 @@ from jax import lax
 from ._common import ACTIVATIONS, gate_columns
 
 
-def _previous(first, states, reverse):
+def previous(first, states, reverse):
     """The state each step read: ``first`` at the first processed step, then the one
     written by the step processed before (t - 1, or t + 1 when running in reverse)."""
     if reverse:
@@ -29,14 +29,15 @@ def _previous(first, states, reverse):
     return jnp.concatenate([first[None], states[:-1]], axis=0)
 
 
-def over_all_steps(h_prev, dz):
+def _over_all_steps(h_prev, dz):
     """sum_t h_prev[t]^T dz[t]: a weight gradient as one matmul over all steps and
     batch rows, instead of T small ones."""
     return h_prev.reshape(-1, h_prev.shape[-1]).T @ dz.reshape(-1, dz.shape[-1])
 
 
-def _weight_gradient(h_prev, dzs):
-    return jnp.concatenate([over_all_steps(h_prev, dz) for dz in dzs], axis=-1)
+def weight_gradient(h_prev, dzs):
+    """The (H, G*H) weight gradient of G gates: one matmul over all steps per gate."""
+    return jnp.concatenate([_over_all_steps(h_prev, dz) for dz in dzs], axis=-1)
 
 
 def _sigmoid(v):
@@ -80,7 +81,7 @@ def _gru_fwd(w_h, b_hn, h0, zs, reverse, unroll):
 def _gru_bwd(reverse, unroll, saved_values, cotangents):
     w_h, h0, hs, saved = saved_values
     dh_last, dhs = cotangents
-    h_prev = _previous(h0, hs, reverse)
+    h_prev = previous(h0, hs, reverse)
     w_r, w_z, w_n = (w.T for w in gate_columns(w_h, 3))
 
     def step(dh_next, inputs):
@@ -96,7 +97,7 @@ def _gru_bwd(reverse, unroll, saved_values, cotangents):
     dh0, (da_r, da_z, dn, dhn) = lax.scan(
         step, dh_last, (dhs, h_prev, saved), reverse=not reverse, unroll=unroll
     )
-    dw_h = _weight_gradient(h_prev, (da_r, da_z, dhn))
+    dw_h = weight_gradient(h_prev, (da_r, da_z, dhn))
     db_hn = dhn.reshape(-1, dhn.shape[-1]).sum(axis=0)
     return dw_h, db_hn, dh0, (da_r, da_z, dn)
 
@@ -146,7 +147,7 @@ def _elman_bwd(activation, reverse, unroll, saved, cotangents):
         return da @ w_t, da
 
     dh0, dzs = lax.scan(step, dh_last, (dhs, hs), reverse=not reverse, unroll=unroll)
-    return over_all_steps(_previous(h0, hs, reverse), dzs), dh0, dzs
+    return _over_all_steps(previous(h0, hs, reverse), dzs), dh0, dzs
 
 
 elman_sequence.defvjp(_elman_fwd, _elman_bwd)
