@@ -195,7 +195,7 @@ def main():
             early_stopping=EarlyStopping(patience=args.patience, mode="max"),
         )  # fmt: skip
         test_acc = evaluate(model, result.params, result.state, x_te, y_test, accuracy)
-        seconds = result.history["seconds"]
+        seconds = result.history.seconds
         per_epoch = statistics.median(seconds[1:]) if len(seconds) > 1 else seconds[0]
         torch_s = None
         if name in ("mlp", "convnet", "lstm"):

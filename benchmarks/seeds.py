@@ -14,22 +14,32 @@ import jax
 
 from jaxnets.data import mnist1d
 from jaxnets.models import mlp
-from jaxnets.train import fit, fit_seeds, init_and_fit_key, optimizer, softmax_cross_entropy
+from jaxnets.train import (
+    Trainer,
+    fit,
+    fit_seeds,
+    init_and_fit_key,
+    optimizer,
+    softmax_cross_entropy,
+)
 
 
 def sequential(model, opt, x, y, keys, epochs):
+    # One Trainer for every seed: the seeds share one compiled epoch, as in a loop
+    # over seeds a researcher would write.
+    trainer = Trainer(model, opt, softmax_cross_entropy)
     for key in keys:
         k_init, k_fit = init_and_fit_key(key)
         _, params, state = model.init(k_init, x.shape[1:])
         result = fit(model, params, state, opt, softmax_cross_entropy, x, y,
-                     epochs=epochs, batch_size=32, key=k_fit)  # fmt: skip
+                     epochs=epochs, batch_size=32, key=k_fit, trainer=trainer)  # fmt: skip
         jax.block_until_ready(result.params)
 
 
 def vmapped(model, opt, x, y, keys, epochs):
-    params, _, _ = fit_seeds(model, opt, softmax_cross_entropy, x, y,
-                             keys=keys, epochs=epochs, batch_size=32)  # fmt: skip
-    jax.block_until_ready(params)
+    result = fit_seeds(model, opt, softmax_cross_entropy, x, y,
+                       keys=keys, epochs=epochs, batch_size=32)  # fmt: skip
+    jax.block_until_ready(result.params)
 
 
 def main():

@@ -33,7 +33,7 @@ def run(name, model, image_size, *, epochs, seed):
     )
     seconds = time.perf_counter() - start
     test_accuracy = evaluate(model, result.params, result.state, x_test, y_test, accuracy)
-    final_loss = result.history["loss"][-1]
+    final_loss = result.history.loss[-1]
     print(
         f"{name:<14} {image_size:>2}x{image_size:<3} {epochs:>6} {final_loss:>10.4f} "
         f"{test_accuracy:>9.2%} {seconds:>8.1f}"

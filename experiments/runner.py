@@ -58,25 +58,26 @@ def run_job(task_name: str, task_options: dict, point: dict, budget: dict, seeds
         weight_decay=point["weight_decay"],
     )  # fmt: skip
     started = time.perf_counter()
-    params, state, history = fit_seeds(
+    result = fit_seeds(
         model, opt, task.loss, data["x"], data["y"], keys=[jax.random.key(s) for s in seeds],
         epochs=budget["epochs"], batch_size=budget["batch_size"], l1=point["l1"],
         l2=point["l2"], validation=(data["x_val"], data["y_val"]), metric=task.metric,
     )  # fmt: skip
+    params, state, history = result.params, result.state, result.history
     test = evaluate_seeds(model, params, state, data["x_test"], data["y_test"], task.metric)
     wall = time.perf_counter() - started
-    seconds = history["seconds"]
+    seconds = history.seconds
     compile_s = seconds[0] - statistics.median(seconds[1:]) if len(seconds) > 1 else seconds[0]
     count = sum(leaf.size for leaf in jax.tree.leaves(params)) // len(seeds)
     device = jax.devices()[0]
     results = []
     for i, seed in enumerate(seeds):
         epochs = np.stack(
-            [history["loss"][i], history["val_metric"][i], history["grad_norm"][i]], axis=1
+            [history.loss[i], history.val_metric[i], history.grad_norm[i]], axis=1
         )
         results.append({
             "seed": seed, "params": int(count), "final_metric": float(test[i]),
-            "final_loss": float(history["loss"][i, -1]), "wall_s": wall,
+            "final_loss": float(history.loss[i, -1]), "wall_s": wall,
             "compile_s": float(max(compile_s, 0.0)), "seeds_together": len(seeds),
             "jax_version": jax.__version__, "device": f"{device.platform}:{device.device_kind}",
             "epochs": [tuple(float(v) for v in row) for row in epochs],

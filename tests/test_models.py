@@ -62,7 +62,7 @@ def test_keras_convnet_learns_digits_to_97_percent():
         model, params, state, optax.adam(schedule), softmax_cross_entropy, x_train, y_train,
         epochs=epochs, batch_size=32, key=jax.random.key(100),
     )  # fmt: skip
-    losses = result.history["loss"]
+    losses = result.history.loss
     assert losses[-1] < 0.1 * losses[0]
     # Seeds 0-3 of this recipe reach 97.0-97.6%.
     assert evaluate(model, result.params, result.state, x_test, y_test, accuracy) >= 0.97
@@ -114,7 +114,7 @@ def test_residual_mlp_trains_faster_than_the_same_depth_without_skips(rng):
             batch_size=32,
             key=jax.random.key(1),
         )
-        return result.history["loss"]
+        return result.history.loss
 
     plain_losses, skip_losses = final_loss(plain), final_loss(skip)
     print(f"depth {depth}: plain {plain_losses[-1]:.4f}, residual {skip_losses[-1]:.4f}")

@@ -30,11 +30,12 @@ def test_vmapped_seeds_equal_the_same_seeds_one_by_one():
     opt = optimizer("adam", 1e-2)
     keys = jax.random.split(jax.random.key(0), 3)
     validation = (x[:20], y[:20])
-    params, _, history = fit_seeds(
+    result = fit_seeds(
         model, opt, softmax_cross_entropy, x, y, keys=keys, epochs=3, batch_size=16,
         validation=validation, metric=accuracy,
     )  # fmt: skip
-    assert history["loss"].shape == history["val_metric"].shape == (3, 3)
+    params, history = result.params, result.history
+    assert history.loss.shape == history.val_metric.shape == (3, 3)
     for i, key in enumerate(keys):
         k_init, k_fit = init_and_fit_key(key)
         _, p, s = model.init(k_init, (5,))
@@ -46,9 +47,9 @@ def test_vmapped_seeds_equal_the_same_seeds_one_by_one():
         jax.tree.map(
             lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), mine, alone.params
         )
-        np.testing.assert_allclose(history["loss"][i], alone.history["loss"], rtol=1e-5)
-        np.testing.assert_allclose(history["val_metric"][i], alone.history["val_metric"])
-    assert not np.allclose(history["loss"][0], history["loss"][1])  # the seeds differ
+        np.testing.assert_allclose(history.loss[i], alone.history.loss, rtol=1e-5)
+        np.testing.assert_allclose(history.val_metric[i], alone.history.val_metric)
+    assert not np.allclose(history.loss[0], history.loss[1])  # the seeds differ
 
 
 def test_holdout_sizes_and_stratification():

@@ -7,6 +7,9 @@ from ._adding import adding_problem as adding_problem
 from ._augment import chain as chain
 from ._augment import random_flip as random_flip
 from ._augment import random_shift as random_shift
+from ._batches import Batch as Batch
+from ._batches import BucketBatches as BucketBatches
+from ._batches import bucket_batches as bucket_batches
 from ._datasets import digits as digits
 from ._datasets import mnist1d as mnist1d
 from ._fashion_mnist import CLASSES as FASHION_MNIST_CLASSES
@@ -20,8 +23,11 @@ from ._splits import train_test_split as train_test_split
 
 __all__ = [
     "FASHION_MNIST_CLASSES",
+    "Batch",
+    "BucketBatches",
     "adding_problem",
     "bootstrap",
+    "bucket_batches",
     "chain",
     "digits",
     "fashion_mnist",

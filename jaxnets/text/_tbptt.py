@@ -127,7 +127,7 @@ def fit_lm(
     opt_state = optimizer.init(params)
     history = {"loss": [], "seconds": []}
     if validation_ids is not None:
-        history["val_perplexity"] = []
+        history.val_perplexity = []
     for epoch in range(epochs):
         started = time.perf_counter()
         params, opt_state, losses = epoch_fn(
@@ -140,10 +140,10 @@ def fit_lm(
                 f"fit_lm: the loss is {losses[bad[0]]} at epoch {epoch}, chunk {bad[0]}; "
                 "training stopped."
             )
-        history["loss"].append(float(losses.mean()))
-        history["seconds"].append(time.perf_counter() - started)
+        history.loss.append(float(losses.mean()))
+        history.seconds.append(time.perf_counter() - started)
         if validation_ids is not None:
-            history["val_perplexity"].append(lm_perplexity(model, params, validation_ids))
+            history.val_perplexity.append(lm_perplexity(model, params, validation_ids))
     return LMResult(params, opt_state, history)
 
 

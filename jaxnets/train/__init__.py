@@ -1,15 +1,22 @@
-"""Training and evaluation on optax: steps, the fit loop, losses, regularization,
-evaluation protocols, standardization, checkpoints and many seeds at once."""
+"""Training and evaluation on optax: one engine (``fit``, ``fit_seeds``, truncated BPTT,
+variable-length data, streams of batches), losses, regularization, evaluation protocols,
+standardization and checkpoints."""
 
+from ._checkpoint import checkpoint_fingerprint as checkpoint_fingerprint
 from ._checkpoint import load_checkpoint as load_checkpoint
 from ._checkpoint import save_checkpoint as save_checkpoint
+from ._engine import Trainer as Trainer
 from ._evaluation import Estimate as Estimate
 from ._evaluation import bootstrap_evaluate as bootstrap_evaluate
 from ._evaluation import cross_validate as cross_validate
-from ._fit import EarlyStopping as EarlyStopping
-from ._fit import FitResult as FitResult
 from ._fit import evaluate as evaluate
+from ._fit import evaluate_seeds as evaluate_seeds
 from ._fit import fit as fit
+from ._fit import fit_seeds as fit_seeds
+from ._fit import init_and_fit_key as init_and_fit_key
+from ._loop import EarlyStopping as EarlyStopping
+from ._loop import FitResult as FitResult
+from ._loop import History as History
 from ._losses import accuracy as accuracy
 from ._losses import binary_cross_entropy as binary_cross_entropy
 from ._losses import mse as mse
@@ -20,9 +27,6 @@ from ._predict import predictor as predictor
 from ._regularization import l1_penalty as l1_penalty
 from ._regularization import l2_penalty as l2_penalty
 from ._regularization import weights_mask as weights_mask
-from ._seeds import evaluate_seeds as evaluate_seeds
-from ._seeds import fit_seeds as fit_seeds
-from ._seeds import init_and_fit_key as init_and_fit_key
 from ._standardize import Scaler as Scaler
 from ._standardize import fit_minmax as fit_minmax
 from ._standardize import fit_zscore as fit_zscore
@@ -31,16 +35,20 @@ from ._standardize import transform as transform
 from ._step import TrainState as TrainState
 from ._step import train_epoch as train_epoch
 from ._step import train_step as train_step
+from ._step import truncated_bptt as truncated_bptt
 
 __all__ = [
     "EarlyStopping",
     "Estimate",
     "FitResult",
+    "History",
     "Scaler",
     "TrainState",
+    "Trainer",
     "accuracy",
     "binary_cross_entropy",
     "bootstrap_evaluate",
+    "checkpoint_fingerprint",
     "cross_validate",
     "evaluate",
     "evaluate_seeds",
@@ -62,5 +70,6 @@ __all__ = [
     "train_epoch",
     "train_step",
     "transform",
+    "truncated_bptt",
     "weights_mask",
 ]

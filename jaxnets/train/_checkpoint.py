@@ -1,35 +1,74 @@
-"""Atomic, verified checkpoints of pytrees in msgpack (flax.serialization): no code runs on load."""
+"""Atomic, verified checkpoints of pytrees in msgpack (flax.serialization) that record what
+they hold: tree paths, shapes, dtypes, PRNG key types and a fingerprint. No code runs on load."""
 
 import hashlib
 import os
+import warnings
 
 import jax
 import numpy as np
 from flax import serialization
 
-MAGIC = b"jaxnets-checkpoint-v1\n"
+MAGIC_V1 = b"jaxnets-checkpoint-v1\n"
+MAGIC = b"jaxnets-checkpoint-v2\n"
 DIGEST = hashlib.sha256().digest_size
+# Fingerprint entries whose value is a hash of a traced program: comparable only between
+# runs of one jax version, since another version may trace the same code differently.
+TRACED = "traced."
+
+
+def _is_key(x) -> bool:
+    return isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
+
+
+def _leaves(tree) -> dict:
+    """{path: leaf} of a tree in its state-dict form (NamedTuple fields become keys)."""
+    flat, _ = jax.tree_util.tree_flatten_with_path(serialization.to_state_dict(tree))
+    return {jax.tree_util.keystr(path): leaf for path, leaf in flat}
+
+
+def _dtype(leaf) -> str:
+    return str(leaf.dtype) if hasattr(leaf, "dtype") else type(leaf).__name__
+
+
+def _describe(tree) -> dict:
+    """{path: [shape, dtype, key implementation or ""]} for every leaf."""
+    return {
+        path: [
+            list(np.shape(leaf)),
+            _dtype(leaf),
+            str(jax.random.key_impl(leaf)) if _is_key(leaf) else "",
+        ]
+        for path, leaf in _leaves(tree).items()
+    }
 
 
 def _plain(tree):
-    # Typed PRNG keys have no msgpack form; their uint32 data does.
-    def leaf(x):
-        if isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
-            return np.asarray(jax.random.key_data(x))
-        return x
-
-    return jax.tree.map(leaf, tree)
+    # Typed PRNG keys have no msgpack form; their uint32 data does (the file's table of
+    # leaves records which ones were keys, so they come back as keys).
+    return jax.tree.map(lambda x: np.asarray(jax.random.key_data(x)) if _is_key(x) else x, tree)
 
 
-def save_checkpoint(path, tree) -> None:
-    """Write ``tree`` (dicts, lists, NamedTuples of arrays and numbers) to ``path``.
+def save_checkpoint(path, tree, *, fingerprint: dict | None = None) -> None:
+    """Write ``tree`` (dicts, lists, NamedTuples of arrays, numbers and PRNG keys) to ``path``.
+
+    The file records every leaf's tree path, shape and dtype (typed PRNG keys as keys),
+    the jax version, and ``fingerprint``: a dict of strings that say what produced the
+    tree (``fit`` records its model, optimizer and training options), which
+    ``load_checkpoint`` can compare.
 
     The bytes go to ``.<name>.tmp`` in the same folder, are flushed and fsynced,
     then renamed over ``path``: a crash at any moment leaves either the old file or
     the new one, never a mix. A SHA-256 of the payload lets ``load_checkpoint``
     refuse a truncated or corrupted file.
     """
-    payload = serialization.msgpack_serialize(serialization.to_state_dict(_plain(tree)))
+    meta = {
+        "jax": jax.__version__,
+        "leaves": _describe(tree),
+        "fingerprint": {str(k): str(v) for k, v in (fingerprint or {}).items()},
+    }
+    body = {"meta": meta, "tree": serialization.to_state_dict(_plain(tree))}
+    payload = serialization.msgpack_serialize(body)
     folder = os.path.dirname(os.path.abspath(path))
     # One fixed temporary name per checkpoint: a write killed half-way leaves it
     # behind, and the next save reuses (and then renames) it instead of piling up.
@@ -52,36 +91,136 @@ def save_checkpoint(path, tree) -> None:
         os.close(dir_fd)
 
 
-def load_checkpoint(path, target=None):
-    """Read a checkpoint written by ``save_checkpoint``.
-
-    Args:
-      path: the file.
-      target: a pytree of the expected structure (e.g. freshly initialized params);
-        ``None`` returns the raw nested dict of arrays.
-
-    Raises:
-      ValueError: the file is not a jaxnets checkpoint, is truncated or corrupted, or
-        does not fit ``target``; nothing is half-loaded.
-    """
+def _read(path):
+    """(meta, raw state dict) of a v2 file, or ({}, raw) of a v1 file."""
     with open(path, "rb") as f:
         data = f.read()
-    header = len(MAGIC) + DIGEST
-    if not data.startswith(MAGIC):
+    magic = next((m for m in (MAGIC, MAGIC_V1) if data.startswith(m)), None)
+    if magic is None:
         raise ValueError(f"load_checkpoint: {path} is not a jaxnets checkpoint (bad header).")
+    header = len(magic) + DIGEST
     payload = data[header:]
-    if len(data) < header or hashlib.sha256(payload).digest() != data[len(MAGIC) : header]:
+    if len(data) < header or hashlib.sha256(payload).digest() != data[len(magic) : header]:
         raise ValueError(
             f"load_checkpoint: {path} is truncated or corrupted (checksum mismatch, "
             f"{len(data)} bytes)."
         )
     raw = serialization.msgpack_restore(payload)
-    return raw if target is None else restore_tree(f"load_checkpoint: {path}", target, raw)
+    return (raw["meta"], raw["tree"]) if magic == MAGIC else ({}, raw)
 
 
-def restore_tree(where: str, target, raw):
-    """A restored state dict in the structure of ``target``, or a ValueError."""
+def _wrap_keys(raw, leaves: dict):
+    """Typed PRNG keys back from their uint32 data, where the table of leaves says so."""
+
+    def wrap(path, leaf):
+        impl = leaves.get(jax.tree_util.keystr(path), [None, None, ""])[2]
+        return jax.random.wrap_key_data(leaf, impl=impl) if impl else leaf
+
+    return jax.tree_util.tree_map_with_path(wrap, raw)
+
+
+def checkpoint_fingerprint(path) -> dict:
+    """The ``fingerprint`` dict a checkpoint was saved with (``{}`` for none or a v1 file)."""
+    meta, _ = _read(path)
+    return dict(meta.get("fingerprint", {}))
+
+
+def load_checkpoint(path, target=None, *, fingerprint: dict | None = None):
+    """Read a checkpoint written by ``save_checkpoint``.
+
+    Args:
+      path: the file.
+      target: a pytree of the expected structure, shapes and dtypes (e.g. freshly
+        initialized params); ``None`` returns the raw nested dict of arrays (typed PRNG
+        keys as keys).
+      fingerprint: the dict the file must have been saved with. Entries named
+        ``traced.*`` (hashes of traced programs) are compared only when the file was
+        written by this jax version; otherwise a warning says they were not checked.
+
+    Raises:
+      ValueError: the file is not a jaxnets checkpoint, is truncated or corrupted, holds
+        another tree structure, shape or dtype than ``target`` (naming the first
+        differing tree path with the expected and actual value), or another
+        fingerprint (naming the first differing entry); nothing is half-loaded.
+    """
+    where = f"load_checkpoint: {path}"
+    meta, raw = _read(path)
+    if "leaves" in meta:
+        raw = _wrap_keys(raw, meta["leaves"])
+    if target is not None:  # paths, shapes and dtypes first: they say the most
+        raw = restore_tree(where, target, raw, meta.get("leaves"))
+    if fingerprint is not None:
+        check_fingerprint(where, meta, fingerprint)
+    return raw
+
+
+def check_fingerprint(where: str, meta: dict, expected: dict) -> None:
+    """A ValueError naming the first entry where the file's fingerprint differs."""
+    saved = meta.get("fingerprint", {})
+    same_jax = meta.get("jax") == jax.__version__
+    skipped = []
+    for name in sorted(set(saved) | {str(k) for k in expected}):
+        want = str(expected[name]) if name in expected else "(none)"
+        got = saved.get(name, "(none)")
+        if want == got:
+            continue
+        if name.startswith(TRACED) and not same_jax:
+            skipped.append(name)
+            continue
+        raise ValueError(
+            f"{where} was written by another {name.removeprefix(TRACED)}: expected {want} "
+            f"(this run), got {got} (the checkpoint)."
+        )
+    if skipped:
+        warnings.warn(
+            f"{where} was written by jax {meta.get('jax', '?')}, this is jax "
+            f"{jax.__version__}: its {', '.join(skipped)} could not be compared.",
+            stacklevel=3,
+        )
+
+
+def restore_tree(where: str, target, raw, leaves: dict | None = None):
+    """A restored state dict in the structure of ``target``, or a ValueError naming the
+    first tree path whose presence, shape or dtype differs."""
+    # v1 files hold keys as their uint32 data: compare the target's keys as data too.
+    expected = _describe(target if leaves is not None else _plain(target))
+    actual = leaves if leaves is not None else _describe(raw)
+    for path in sorted(set(expected) | set(actual)):
+        if path not in actual:
+            raise ValueError(
+                f"{where}: the checkpoint has no leaf at `{path}`, which the target has."
+            )
+        if path not in expected:
+            raise ValueError(
+                f"{where}: the checkpoint has a leaf at `{path}`, which the target lacks."
+            )
+    for path, (shape, dtype, _) in expected.items():
+        got_shape, got_dtype, _ = actual[path]
+        if list(got_shape) != list(shape):
+            raise ValueError(
+                f"{where}: `{path}` must have shape {tuple(shape)}, got {tuple(got_shape)} "
+                "in the checkpoint."
+            )
+        numeric = dtype not in ("int", "float", "bool") and got_dtype not in (
+            "int",
+            "float",
+            "bool",
+        )
+        if numeric and got_dtype != dtype:
+            raise ValueError(
+                f"{where}: `{path}` must have dtype {dtype}, got {got_dtype} in the checkpoint."
+            )
     try:
-        return serialization.from_state_dict(target, raw)
+        restored = serialization.from_state_dict(target, raw)
     except (KeyError, ValueError, TypeError) as error:
         raise ValueError(f"{where} does not fit the expected structure: {error}") from error
+    # v1 files hold keys as raw data: make them keys wherever the target has one.
+    return jax.tree.map(
+        lambda t, r: (
+            jax.random.wrap_key_data(r, impl=jax.random.key_impl(t))
+            if _is_key(t) and not _is_key(r)
+            else r
+        ),
+        target,
+        restored,
+    )
