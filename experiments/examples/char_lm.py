@@ -34,7 +34,7 @@ def main():
     print(f"char LM, {len(data['train']):,} training characters, vocabulary "
           f"{tokenizer.vocab_size}, jax {jax.__version__}")  # fmt: skip
     print(
-        f"held-out perplexity per epoch: {[round(p, 2) for p in result.history['val_perplexity']]}"
+        f"held-out perplexity per epoch: {[round(p, 2) for p in result.history.val_metric]}"
     )
     perplexity = lm_perplexity(model, result.params, data["test"])
     baseline = unigram_perplexity(data["train"], data["test"], tokenizer.vocab_size)

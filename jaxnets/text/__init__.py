@@ -1,7 +1,6 @@
 """Text: tokenizers and vocabularies, language models with sampling, truncated BPTT."""
 
 from ._corpus import licence_corpus as licence_corpus
-from ._tbptt import LMResult as LMResult
 from ._tbptt import fit_lm as fit_lm
 from ._tbptt import lm_perplexity as lm_perplexity
 from ._tbptt import tbptt_batches as tbptt_batches
@@ -17,7 +16,6 @@ from ._tokenizer import word_tokenizer as word_tokenizer
 __all__ = [
     "EOS",
     "UNK",
-    "LMResult",
     "TextLM",
     "Tokenizer",
     "char_tokenizer",

@@ -2,8 +2,6 @@
 
 import functools
 import math
-import time
-from typing import NamedTuple
 
 import jax
 import numpy as np
@@ -11,6 +9,7 @@ import optax
 from jax import lax
 
 from jaxnets.models import initial_carry
+from jaxnets.train import FitResult, fit, perplexity, softmax_cross_entropy
 
 
 def tbptt_batches(ids, batch_size: int, seq_len: int):
@@ -51,43 +50,6 @@ def _token_losses(model, params, carry, x, y, key, train):
     return optax.softmax_cross_entropy_with_integer_labels(logits, y), carry
 
 
-class LMResult(NamedTuple):
-    """Params and optimizer state after training; ``history`` per epoch: ``loss`` (mean
-    cross-entropy per token, nats), ``seconds`` and, with validation, ``val_perplexity``."""
-
-    params: dict
-    opt_state: optax.OptState
-    history: dict
-
-
-@functools.lru_cache(maxsize=8)
-def _compiled_epoch(model, optimizer):
-    def chunk_step(state, batch):
-        params, opt_state, carry = state
-        x, y, key = batch
-
-        def objective(params):
-            losses, new_carry = _token_losses(model, params, carry, x, y, key, True)
-            # Summed over time, averaged over the batch: each chunk's gradient is the
-            # gradient of its sequences' log-likelihood.
-            return losses.sum(axis=1).mean(), (losses.mean(), new_carry)
-
-        (_, (mean_loss, new_carry)), grads = jax.value_and_grad(objective, has_aux=True)(params)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        params = optax.apply_updates(params, updates)
-        return (params, opt_state, lax.stop_gradient(new_carry)), mean_loss
-
-    def epoch(params, opt_state, inputs, targets, key):
-        carry = initial_carry(model, params, inputs.shape[1])
-        keys = jax.random.split(key, inputs.shape[0])
-        (params, opt_state, _), losses = lax.scan(
-            chunk_step, (params, opt_state, carry), (inputs, targets, keys)
-        )
-        return params, opt_state, losses
-
-    return jax.jit(epoch)
-
-
 def fit_lm(
     model,
     params,
@@ -99,14 +61,16 @@ def fit_lm(
     seq_len: int,
     key,
     validation_ids=None,
-) -> LMResult:
-    """Train a language model on a token stream with truncated BPTT.
+    **options,
+) -> FitResult:
+    """Train a language model on a token stream with truncated BPTT: ``fit`` with
+    ``tbptt=seq_len`` on the stream cut into ``batch_size`` parallel streams.
 
-    Each epoch cuts ``ids`` with ``tbptt_batches`` and runs the chunks in order as
-    one compiled program. The loss of a chunk is the softmax cross-entropy summed
-    over its ``seq_len`` steps and averaged over the ``batch_size`` streams; the
-    final carry of a chunk (gradient stopped) starts the next, so the model sees
-    context beyond ``seq_len`` while gradients flow back at most ``seq_len`` steps.
+    Stream b is the b-th contiguous 1/B of the text (see ``tbptt_batches``); each
+    epoch runs it as consecutive chunks of ``seq_len`` tokens, one update per chunk,
+    the final carry of a chunk (gradient stopped) starting the next, so the model
+    sees context beyond ``seq_len`` while gradients flow back at most ``seq_len``
+    steps. The loss is the mean softmax cross-entropy per token.
 
     Args:
       model: a ``language_model`` / ``text_lm``.
@@ -116,35 +80,26 @@ def fit_lm(
       epochs: passes over the stream.
       batch_size: B parallel streams.
       seq_len: steps per chunk, the truncation length.
-      key: dropout keys (``fold_in(key, epoch)``).
-      validation_ids: a held-out stream; its perplexity is recorded per epoch.
+      key: dropout keys.
+      validation_ids: a held-out stream; ``history.val_metric`` is its perplexity
+        per epoch, the state carried through the whole stream (``lm_perplexity``).
+      options: more of ``fit``'s options (``early_stopping``, ``checkpoint``,
+        ``progress``, ``l2``, ...).
 
-    Raises:
-      FloatingPointError: the loss became NaN or infinite (names the epoch and chunk).
+    Returns:
+      ``fit``'s ``FitResult``.
     """
     inputs, targets = tbptt_batches(ids, batch_size, seq_len)
-    epoch_fn = _compiled_epoch(model, optimizer)
-    opt_state = optimizer.init(params)
-    history = {"loss": [], "seconds": []}
+    streams = lambda chunks: chunks.transpose(1, 0, 2).reshape(batch_size, -1)  # noqa: E731
+    validation = None
     if validation_ids is not None:
-        history.val_perplexity = []
-    for epoch in range(epochs):
-        started = time.perf_counter()
-        params, opt_state, losses = epoch_fn(
-            params, opt_state, inputs, targets, jax.random.fold_in(key, epoch)
-        )
-        losses = np.asarray(losses)
-        bad = np.flatnonzero(~np.isfinite(losses))
-        if bad.size:
-            raise FloatingPointError(
-                f"fit_lm: the loss is {losses[bad[0]]} at epoch {epoch}, chunk {bad[0]}; "
-                "training stopped."
-            )
-        history.loss.append(float(losses.mean()))
-        history.seconds.append(time.perf_counter() - started)
-        if validation_ids is not None:
-            history.val_perplexity.append(lm_perplexity(model, params, validation_ids))
-    return LMResult(params, opt_state, history)
+        held_out = np.asarray(validation_ids, np.int32)
+        validation = (held_out[None, :-1], held_out[None, 1:])
+    return fit(
+        model, params, {}, optimizer, softmax_cross_entropy, streams(inputs), streams(targets),
+        epochs=epochs, batch_size=batch_size, key=key, tbptt=seq_len, validation=validation,
+        metric=perplexity, **options,
+    )  # fmt: skip
 
 
 @functools.lru_cache(maxsize=8)

@@ -41,41 +41,50 @@ def _data(x, y, lengths, batches, batch_size):
     return sources.arrays(WHERE, x, y, lengths, batch_size)
 
 
+def _trace(model, params, state, batch):
+    extra = {} if batch.lengths is None else {"lengths": batch.lengths}
+    return jax.eval_shape(lambda p, s, x: model.apply(p, s, x, **extra)[0], params, state, batch.x)
+
+
+def _check_labels(where, labels, out):
+    # Integer labels index the model's last output axis: check their range here,
+    # since inside jit an out-of-range label silently reads nothing.
+    labels = jax.tree.leaves(labels)[0]
+    if not jnp.issubdtype(labels.dtype, jnp.integer) or not np.size(labels):
+        return
+    classes = jax.tree.leaves(out)[0].shape[-1]
+    lo, hi = int(np.min(labels)), int(np.max(labels))
+    if lo < 0 or hi >= classes:
+        raise ValueError(
+            f"{where}: integer labels must lie in [0, {classes - 1}] for a model with "
+            f"{classes} outputs, got values from {lo} to {hi}."
+        )
+
+
 def _check_shapes(trainer, params, state, data, validation):
     """Trace (not run) the model on a training and a validation batch, so shape errors
     and labels out of range are named before any training."""
     first = sources.first_batch(data)
-    extra = {} if first.lengths is None else {"lengths": first.lengths}
-    out = jax.eval_shape(
-        lambda p, s, x: trainer.model.apply(p, s, x, **extra)[0], params, state, first.x
-    )
-    labels = jax.tree.leaves(data.y if isinstance(data, sources.Arrays) else first.y)[0]
-    if jnp.issubdtype(labels.dtype, jnp.integer) and not trainer.options["tbptt"]:
-        # Integer labels index the model's last output axis: check their range here,
-        # since inside jit an out-of-range label silently reads nothing.
-        classes = jax.tree.leaves(out)[0].shape[-1]
-        lo, hi = int(np.min(labels)), int(np.max(labels))
-        if lo < 0 or hi >= classes:
-            raise ValueError(
-                f"fit: integer labels in `y` must lie in [0, {classes - 1}] for a model with "
-                f"{classes} outputs, got values from {lo} to {hi}."
-            )
+    out = _trace(trainer.model, params, state, first)
+    _check_labels("fit: `y`", data.y if isinstance(data, sources.Arrays) else first.y, out)
     if validation is None:
         return
     val = next(iter(sources.evaluation("fit: `validation`", validation).batches(0)), None)
     if val is None:
         raise ValueError("fit: `validation` holds no rows.")
-    width = (
-        jax.tree.leaves(first.x)[0].shape[2:]
-        if first.lengths is not None
-        else jax.tree.leaves(first.x)[0].shape[1:]
-    )
-    got = jax.tree.leaves(val.x)[0].shape[1:]
-    if (got[1:] if first.lengths is not None else got) != width:
+    val = sources.as_batch("fit: `validation`", val)
+    rank, got = jax.tree.leaves(first.x)[0].ndim, jax.tree.leaves(val.x)[0].shape
+    if len(got) != rank:
         raise ValueError(
-            f"fit: `validation` inputs must have rows of shape {(('T',) if first.lengths is not None else ()) + tuple(width)}"
-            f" like the training inputs, got {got}."
+            f"fit: `validation` inputs must have {rank} axes like the training inputs "
+            f"{jax.tree.leaves(first.x)[0].shape[1:]} (per row), got shape {got}."
         )
+    try:
+        out_val = _trace(trainer.model, params, state, val)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"fit: `validation` inputs do not fit the model: {error}") from error
+    if isinstance(validation, tuple):
+        _check_labels("fit: `validation` labels", validation[1], out_val)
 
 
 def fit(
