@@ -72,9 +72,7 @@ def run_job(task_name: str, task_options: dict, point: dict, budget: dict, seeds
     device = jax.devices()[0]
     results = []
     for i, seed in enumerate(seeds):
-        epochs = np.stack(
-            [history.loss[i], history.val_metric[i], history.grad_norm[i]], axis=1
-        )
+        epochs = np.stack([history.loss[i], history.val_metric[i], history.grad_norm[i]], axis=1)
         results.append({
             "seed": seed, "params": int(count), "final_metric": float(test[i]),
             "final_loss": float(history.loss[i, -1]), "wall_s": wall,

@@ -33,9 +33,7 @@ def main():
     seconds = time.perf_counter() - started
     print(f"char LM, {len(data['train']):,} training characters, vocabulary "
           f"{tokenizer.vocab_size}, jax {jax.__version__}")  # fmt: skip
-    print(
-        f"held-out perplexity per epoch: {[round(p, 2) for p in result.history.val_metric]}"
-    )
+    print(f"held-out perplexity per epoch: {[round(p, 2) for p in result.history.val_metric]}")
     perplexity = lm_perplexity(model, result.params, data["test"])
     baseline = unigram_perplexity(data["train"], data["test"], tokenizer.vocab_size)
     print(f"held-out perplexity: {perplexity:.2f} (unigram baseline {baseline:.2f}); "

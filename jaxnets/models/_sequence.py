@@ -19,8 +19,10 @@ def sequence_layer(where: str, rnn) -> Layer:
     raise TypeError(f"{where}: `rnn` must be a Cell or a sequence Layer, got {rnn!r}.")
 
 
-def _run(layer, params, x, lengths, key, train):
+def _run(layer, params, x, lengths, key, train, carry=None):
     extra = {} if lengths is None else {"lengths": lengths}
+    if carry is not None:
+        extra["carry"] = carry
     y, _ = layer.apply(params, {}, x, key=key, train=train, **extra)
     return y
 
@@ -91,17 +93,29 @@ def many_to_many(
       output_size: O.
       output_activation: g; ``None`` for logits.
 
+    ``apply(params, state, x, *, key=None, train=False, lengths=None, carry=None,
+    return_carry=False)``: ``carry`` continues from a previous chunk and
+    ``return_carry=True`` returns ``(y, final_carry)``, which is what truncated BPTT
+    (``fit(..., tbptt=k)``) needs; the RNN must then be a Cell, or a sequence Layer
+    built with ``return_carry=True``.
+
     Returns:
       A Layer mapping x (B, T, D) to (B, T, O); ``apply`` also takes ``lengths``.
       Params: ``{"rnn": ..., "head": {"w", "b"}}``.
     """
-    layer = sequence_layer(name, rnn)
+    # A Cell runs with its carry returned, for truncated BPTT; a sequence Layer returns
+    # one when it was built with return_carry=True.
+    layer = (
+        recurrent(rnn, return_carry=True) if isinstance(rnn, Cell) else sequence_layer(name, rnn)
+    )
     head = dense(output_size, activation=output_activation, name=f"{name}.head")
 
     def init(key, input_shape):
         shape = check_input_shape(f"{name}.init", input_shape, rank=2)  # (T, D)
         k_rnn, k_head = jax.random.split(key)
         rnn_shape, rnn_params, _ = layer.init(k_rnn, shape)
+        if isinstance(rnn_shape[0], tuple):  # (outputs, carry)
+            rnn_shape = rnn_shape[0]
         if len(rnn_shape) != 2:
             raise ValueError(
                 f"{name}.init: `rnn` must return one output per step, (T, H), got {rnn_shape}."
@@ -110,12 +124,20 @@ def many_to_many(
         params = {"rnn": rnn_params, "head": head_params}
         return output_shape(apply, params, {}, shape, jnp.float32), params, {}
 
-    def apply(params, state, x, *, key=None, train=False, lengths=None):
-        hs = _run(layer, params["rnn"], x, lengths, key, train)
+    def apply(
+        params, state, x, *, key=None, train=False, lengths=None, carry=None, return_carry=False
+    ):
+        out = _run(layer, params["rnn"], x, lengths, key, train, carry)
+        hs, final = out if isinstance(out, tuple) else (out, None)
+        if return_carry and final is None:
+            raise ValueError(
+                f"{name}.apply: `return_carry` needs an rnn that returns its carry: a Cell, "
+                "or a sequence Layer built with return_carry=True."
+            )
         y, _ = head.apply(params["head"], {}, hs)
         if lengths is not None:
             valid = jnp.arange(x.shape[-2])[None, :] < jnp.asarray(lengths)[:, None]
             y = jnp.where(valid[..., None], y, 0)
-        return y, state
+        return ((y, final) if return_carry else y), state
 
     return Layer(init, apply, name)

@@ -22,9 +22,18 @@ def _is_key(x) -> bool:
 
 
 def _leaves(tree) -> dict:
-    """{path: leaf} of a tree in its state-dict form (NamedTuple fields become keys)."""
-    flat, _ = jax.tree_util.tree_flatten_with_path(serialization.to_state_dict(tree))
-    return {jax.tree_util.keystr(path): leaf for path, leaf in flat}
+    """{path: leaf} of a tree in its state-dict form (NamedTuple fields become keys), in
+    the tree's own order, params first: the first difference named is the telling one."""
+
+    def walk(node, prefix):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                yield from walk(value, f"{prefix}[{key!r}]")
+        elif node is not None:
+            yield prefix, node
+
+    found = dict(walk(serialization.to_state_dict(tree), ""))
+    return dict(sorted(found.items(), key=lambda item: "['params']" not in item[0]))
 
 
 def _dtype(leaf) -> str:
@@ -112,11 +121,13 @@ def _read(path):
 def _wrap_keys(raw, leaves: dict):
     """Typed PRNG keys back from their uint32 data, where the table of leaves says so."""
 
-    def wrap(path, leaf):
-        impl = leaves.get(jax.tree_util.keystr(path), [None, None, ""])[2]
-        return jax.random.wrap_key_data(leaf, impl=impl) if impl else leaf
+    def wrap(node, prefix):
+        if isinstance(node, dict):
+            return {k: wrap(v, f"{prefix}[{k!r}]") for k, v in node.items()}
+        impl = leaves.get(prefix, [None, None, ""])[2]
+        return jax.random.wrap_key_data(node, impl=impl) if impl else node
 
-    return jax.tree_util.tree_map_with_path(wrap, raw)
+    return wrap(raw, "")
 
 
 def checkpoint_fingerprint(path) -> dict:
@@ -167,9 +178,11 @@ def check_fingerprint(where: str, meta: dict, expected: dict) -> None:
         if name.startswith(TRACED) and not same_jax:
             skipped.append(name)
             continue
+        kind, _, what = name.partition(".")
+        label = f"`{what}` option" if kind == "option" else (what or kind)
         raise ValueError(
-            f"{where} was written by another {name.removeprefix(TRACED)}: expected {want} "
-            f"(this run), got {got} (the checkpoint)."
+            f"{where} was written by another {label}: expected {want} (this run), got {got} "
+            "(the checkpoint)."
         )
     if skipped:
         warnings.warn(
@@ -185,7 +198,7 @@ def restore_tree(where: str, target, raw, leaves: dict | None = None):
     # v1 files hold keys as their uint32 data: compare the target's keys as data too.
     expected = _describe(target if leaves is not None else _plain(target))
     actual = leaves if leaves is not None else _describe(raw)
-    for path in sorted(set(expected) | set(actual)):
+    for path in [*expected, *(p for p in actual if p not in expected)]:
         if path not in actual:
             raise ValueError(
                 f"{where}: the checkpoint has no leaf at `{path}`, which the target has."
@@ -194,21 +207,17 @@ def restore_tree(where: str, target, raw, leaves: dict | None = None):
             raise ValueError(
                 f"{where}: the checkpoint has a leaf at `{path}`, which the target lacks."
             )
+    scalars = ("int", "float", "bool")  # Python numbers: no dtype to compare
     for path, (shape, dtype, _) in expected.items():
         got_shape, got_dtype, _ = actual[path]
+        if dtype not in scalars and got_dtype not in scalars and got_dtype != dtype:
+            raise ValueError(
+                f"{where}: `{path}` must have dtype {dtype}, got {got_dtype} in the checkpoint."
+            )
         if list(got_shape) != list(shape):
             raise ValueError(
                 f"{where}: `{path}` must have shape {tuple(shape)}, got {tuple(got_shape)} "
                 "in the checkpoint."
-            )
-        numeric = dtype not in ("int", "float", "bool") and got_dtype not in (
-            "int",
-            "float",
-            "bool",
-        )
-        if numeric and got_dtype != dtype:
-            raise ValueError(
-                f"{where}: `{path}` must have dtype {dtype}, got {got_dtype} in the checkpoint."
             )
     try:
         restored = serialization.from_state_dict(target, raw)

@@ -46,7 +46,7 @@ def _trace(model, params, state, batch):
     return jax.eval_shape(lambda p, s, x: model.apply(p, s, x, **extra)[0], params, state, batch.x)
 
 
-def _check_labels(where, labels, out):
+def _check_labels(where, name, labels, out):
     # Integer labels index the model's last output axis: check their range here,
     # since inside jit an out-of-range label silently reads nothing.
     labels = jax.tree.leaves(labels)[0]
@@ -56,7 +56,7 @@ def _check_labels(where, labels, out):
     lo, hi = int(np.min(labels)), int(np.max(labels))
     if lo < 0 or hi >= classes:
         raise ValueError(
-            f"{where}: integer labels must lie in [0, {classes - 1}] for a model with "
+            f"{where}: integer labels in `{name}` must lie in [0, {classes - 1}] for a model with "
             f"{classes} outputs, got values from {lo} to {hi}."
         )
 
@@ -66,7 +66,7 @@ def _check_shapes(trainer, params, state, data, validation):
     and labels out of range are named before any training."""
     first = sources.first_batch(data)
     out = _trace(trainer.model, params, state, first)
-    _check_labels("fit: `y`", data.y if isinstance(data, sources.Arrays) else first.y, out)
+    _check_labels("fit", "y", data.y if isinstance(data, sources.Arrays) else first.y, out)
     if validation is None:
         return
     val = next(iter(sources.evaluation("fit: `validation`", validation).batches(0)), None)
@@ -84,7 +84,7 @@ def _check_shapes(trainer, params, state, data, validation):
     except (ValueError, TypeError) as error:
         raise ValueError(f"fit: `validation` inputs do not fit the model: {error}") from error
     if isinstance(validation, tuple):
-        _check_labels("fit: `validation` labels", validation[1], out_val)
+        _check_labels("fit", "validation", validation[1], out_val)
 
 
 def fit(

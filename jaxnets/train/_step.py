@@ -196,6 +196,7 @@ def truncated_bptt(step: Callable, apply: Callable, chunk: int) -> Callable:
     def update(train_state, x, y, key, *, lengths=None, mask=None):
         num_steps = jax.tree.leaves(x)[0].shape[1]
         full, tail = divmod(num_steps, chunk)
+        train_state = TrainState(*train_state)
         params, state, _ = train_state
         cut = lambda t0, width: lambda a: lax.dynamic_slice_in_dim(a, t0, width, axis=1)  # noqa: E731
         (_, carry), _ = apply(
