@@ -12,7 +12,7 @@ import yaml
 DEFAULT = pathlib.Path(__file__).with_name("configs") / "default.yaml"
 CELLS = ("elman", "jordan", "simple_gru", "mgu", "gru", "lstm", "clockwork")
 OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam")
-SWEEP_TASKS = ("adding", "copy_memory", "digits_rows", "mnist1d")
+SWEEP_TASKS = ("adding", "copy_memory", "digits_rows", "licence_sentences", "mnist1d")
 
 # Each grid key: (checker, description) for its values.
 GRID = {

@@ -29,12 +29,19 @@ def _split_data(task_name: str, options_json: str, validation_fraction: float):
     data = TASKS[task_name].data(**json.loads(options_json))
     n = len(jax.tree.leaves(data["y"])[0])
     train, val = holdout(n, test_fraction=validation_fraction, seed=0)
-    rows = lambda tree, idx: jax.tree.map(lambda a: a[idx], tree)  # noqa: E731
+    rows = lambda tree, idx: None if tree is None else jax.tree.map(lambda a: a[idx], tree)  # noqa: E731
+    lengths = data.get("lengths")  # padded sequences: each row's valid steps
     return {
         "x": rows(data["x"], train), "y": rows(data["y"], train),
+        "lengths": rows(lengths, train), "lengths_val": rows(lengths, val),
         "x_val": rows(data["x"], val), "y_val": rows(data["y"], val),
         "x_test": data["x_test"], "y_test": data["y_test"],
+        "lengths_test": data.get("lengths_test"),
     }  # fmt: skip
+
+
+def _with_lengths(x, y, lengths):
+    return (x, y) if lengths is None else (x, y, lengths)
 
 
 def run_job(task_name: str, task_options: dict, point: dict, budget: dict, seeds: list) -> list:
@@ -61,10 +68,12 @@ def run_job(task_name: str, task_options: dict, point: dict, budget: dict, seeds
     result = fit_seeds(
         model, opt, task.loss, data["x"], data["y"], keys=[jax.random.key(s) for s in seeds],
         epochs=budget["epochs"], batch_size=budget["batch_size"], l1=point["l1"],
-        l2=point["l2"], validation=(data["x_val"], data["y_val"]), metric=task.metric,
+        l2=point["l2"], lengths=data["lengths"], metric=task.metric,
+        validation=_with_lengths(data["x_val"], data["y_val"], data["lengths_val"]),
     )  # fmt: skip
     params, state, history = result.params, result.state, result.history
-    test = evaluate_seeds(model, params, state, data["x_test"], data["y_test"], task.metric)
+    test = evaluate_seeds(model, params, state, data["x_test"], data["y_test"], task.metric,
+                          lengths=data["lengths_test"])  # fmt: skip
     wall = time.perf_counter() - started
     seconds = history.seconds
     compile_s = seconds[0] - statistics.median(seconds[1:]) if len(seconds) > 1 else seconds[0]

@@ -5,7 +5,15 @@ import numpy as np
 import pytest
 
 from jaxnets.cells import clockwork, elman, gru, lstm
-from jaxnets.tasks import TASKS, adding, copy_memory, digits_rows, reverse_digits, waveform
+from jaxnets.tasks import (
+    TASKS,
+    adding,
+    copy_memory,
+    digits_rows,
+    licence_sentences,
+    reverse_digits,
+    waveform,
+)
 from jaxnets.train import EarlyStopping, evaluate, fit, optimizer
 
 
@@ -108,6 +116,7 @@ def test_every_task_builds_its_default_model():
         data_shape = {
             "adding": (100, 2), "copy_memory": (70, 10), "digits_rows": (8, 8),
             "mnist1d": (40, 1), "reverse_digits": ((10,), (11,)), "waveform": (0,),
+            "licence_sentences": (64,),
         }[name]  # fmt: skip
         _out_shape, params, _ = model.init(jax.random.key(0), data_shape)
         assert jax.tree.leaves(params), name
@@ -123,3 +132,36 @@ def test_task_arguments_are_checked():
         reverse_digits.pairs(2, 0)
     with pytest.raises(ValueError, match="num_layers"):
         waveform.model(num_layers=2)
+
+
+def test_licence_sentences_are_what_they_claim():
+    assert licence_sentences.sentences("A b c. Short. Then  a\nlonger one; and: more words here!") == [
+        "A b c.", "Then a longer one;", "more words here!"
+    ]  # fmt: skip
+    data = licence_sentences.data(max_words=40)
+    vocab = data["tokenizer"].vocab_size
+    for part in ("", "_test"):
+        x, lengths = data[f"x{part}"], data[f"lengths{part}"]
+        assert x.shape == (len(lengths), 40) and lengths.min() >= 3 and lengths.max() <= 40
+        assert x.max() < vocab and not x[np.arange(40)[None, :] >= lengths[:, None]].any()
+        assert set(np.unique(data[f"y{part}"])) == {0, 1, 2, 3}
+    # The first test sentence is GFDL-1.3's own first sentence, encoded.
+    first = licence_sentences.sentences(open("/usr/share/common-licenses/GFDL-1.3").read())[0]
+    want = data["tokenizer"].encode(first)[:40]
+    np.testing.assert_array_equal(data["x_test"][0, : len(want)], want)
+
+
+def test_a_gru_reads_licence_sentences_better_than_the_majority_class():
+    from jaxnets.data import bucket_batches
+    from jaxnets.train import accuracy, softmax_cross_entropy
+
+    data = licence_sentences.data()
+    majority = np.bincount(data["y_test"]).max() / len(data["y_test"])
+    model = licence_sentences.model(gru(32), vocab_size=data["tokenizer"].vocab_size)
+    _, params, state = model.init(jax.random.key(0), (64,))
+    batches = bucket_batches(data["x"], data["y"], data["lengths"], batch_size=32)
+    result = fit(model, params, state, optimizer("adam", 3e-3), softmax_cross_entropy,
+                 batches=batches, epochs=8, key=jax.random.key(1))  # fmt: skip
+    test = evaluate(model, result.params, result.state, data["x_test"], data["y_test"], accuracy,
+                    lengths=data["lengths_test"])  # fmt: skip
+    assert test > majority + 0.05, (test, majority)

@@ -1,13 +1,16 @@
 """Sequence tasks with offline data, each a module with ``data``, ``model`` and ``task``.
 
-``TASKS`` maps each name to its ``Task``, which ``jaxnets.train.fit`` can train. The
-character language model (``char_lm``) trains with truncated BPTT instead.
+``TASKS`` maps each name to its ``Task``, which ``jaxnets.train.fit`` can train. Tasks
+of variable-length sequences (``licence_sentences``) also give ``lengths`` and
+``lengths_test``. The character language model (``char_lm``) trains with truncated BPTT
+instead.
 """
 
 from . import adding as adding
 from . import char_lm as char_lm
 from . import copy_memory as copy_memory
 from . import digits_rows as digits_rows
+from . import licence_sentences as licence_sentences
 from . import mnist1d as mnist1d
 from . import reverse_digits as reverse_digits
 from . import waveform as waveform
@@ -16,7 +19,15 @@ from ._task import rnn_classifier as rnn_classifier
 
 TASKS = {
     module.task.name: module.task
-    for module in (adding, copy_memory, digits_rows, mnist1d, reverse_digits, waveform)
+    for module in (
+        adding,
+        copy_memory,
+        digits_rows,
+        licence_sentences,
+        mnist1d,
+        reverse_digits,
+        waveform,
+    )
 }
 
 __all__ = [
@@ -26,6 +37,7 @@ __all__ = [
     "char_lm",
     "copy_memory",
     "digits_rows",
+    "licence_sentences",
     "mnist1d",
     "reverse_digits",
     "rnn_classifier",

@@ -1,5 +1,6 @@
 """Text: tokenizers and vocabularies, language models with sampling, truncated BPTT."""
 
+from ._corpus import LICENCES as LICENCES
 from ._corpus import licence_corpus as licence_corpus
 from ._tbptt import fit_lm as fit_lm
 from ._tbptt import lm_perplexity as lm_perplexity
@@ -15,6 +16,7 @@ from ._tokenizer import word_tokenizer as word_tokenizer
 
 __all__ = [
     "EOS",
+    "LICENCES",
     "UNK",
     "TextLM",
     "Tokenizer",
