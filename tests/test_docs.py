@@ -31,3 +31,18 @@ def test_a_broken_reference_fails_the_build(tmp_path):
     result = _build(tmp_path, "# Page\n\nSee [gone][jaxnets.cells.no_such_cell].\n")
     assert result.returncode != 0
     assert "Could not find cross-reference target 'jaxnets.cells.no_such_cell'" in result.stderr
+
+
+def test_the_training_page_runs_as_written(capsys):
+    import re
+
+    page = (ROOT / "docs" / "training.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", page, re.S)
+    namespace = {}
+    for block in blocks:
+        exec(compile(block, "docs/training.md", "exec"), namespace)
+    out = capsys.readouterr().out
+    assert "must have shape (4, 32), got (4, 16)" in out
+    assert namespace["result"].history.loss.shape == (5,)
+    assert namespace["seeds"].epochs_run.shape == (4,)
+    assert 0 < namespace["batches"].padding_fraction < 1 - namespace["lengths"].mean() / 12

@@ -29,8 +29,9 @@ class BucketBatches:
     """Sequences of similar length batched together, a new order every epoch.
 
     The examples are sorted by length and cut into ``num_buckets`` buckets of about
-    equal size (or at the given ``boundaries``); a bucket's batches are padded to its
-    longest sequence, so there is one batch shape per bucket and each compiles once.
+    equal numbers of whole batches (or, with ``boundaries``, by length); a bucket's
+    batches are padded to its longest sequence, so there is one batch shape per bucket
+    and each compiles once.
     Every epoch shuffles the examples within each bucket, cuts them into batches of
     ``batch_size`` (the last one of a bucket filled with masked copies, so every
     example is seen exactly once per epoch and no batch shape is new) and shuffles
@@ -47,7 +48,8 @@ class BucketBatches:
         whether ``y`` has the leading (N, T) axes of ``x``.
       lengths: (N,) ints in [1, T].
       batch_size: B.
-      num_buckets: buckets at length quantiles, when ``boundaries`` is None.
+      num_buckets: the number of buckets, when ``boundaries`` is None (fewer when
+        there are fewer batches).
       boundaries: increasing lengths; bucket i holds lengths in
         (boundaries[i-1], boundaries[i]], the last bucket the rest.
       seed: the seed of every epoch's order.
@@ -84,14 +86,22 @@ class BucketBatches:
             raise ValueError(f"{where}: `batch_size` must be in [1, {n}], got {batch_size}.")
         _check_int(where, "seed", seed, 0)
         if boundaries is None:
+            # Cut the examples sorted by length into buckets of whole batches, so that
+            # only the last bucket may need filler rows.
             _check_int(where, "num_buckets", num_buckets, 1)
-            cuts = np.quantile(lengths, np.arange(1, num_buckets) / num_buckets)
-            boundaries = np.unique(np.ceil(cuts).astype(int))
-        boundaries = np.asarray(boundaries, int)
-        if boundaries.ndim != 1 or np.any(np.diff(boundaries) <= 0):
-            raise ValueError(f"{where}: `boundaries` must increase, got {boundaries.tolist()}.")
-        bucket_of = np.searchsorted(boundaries, lengths, side="left")
-        self.buckets = [np.flatnonzero(bucket_of == b) for b in range(len(boundaries) + 1)]
+            order = np.argsort(lengths, kind="stable")
+            batches = -(-n // batch_size)
+            per = np.diff(
+                np.linspace(0, batches, min(num_buckets, batches) + 1).round().astype(int)
+            )
+            cuts = np.cumsum(per)[:-1] * batch_size
+            self.buckets = [np.sort(b) for b in np.split(order, cuts)]
+        else:
+            boundaries = np.asarray(boundaries, int)
+            if boundaries.ndim != 1 or np.any(np.diff(boundaries) <= 0):
+                raise ValueError(f"{where}: `boundaries` must increase, got {boundaries.tolist()}.")
+            bucket_of = np.searchsorted(boundaries, lengths, side="left")
+            self.buckets = [np.flatnonzero(bucket_of == b) for b in range(len(boundaries) + 1)]
         self.buckets = [b for b in self.buckets if b.size]
         self.widths = [int(lengths[b].max()) for b in self.buckets]
         self.x, self.y, self.lengths = x, y, lengths.astype(np.int32)
