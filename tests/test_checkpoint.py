@@ -38,7 +38,7 @@ def _run(path, hidden=8, opt=None, batch_size=16, key=7, epochs=2):
             {"hidden": 16},
             r"`\['train_state'\]\['params'\]\['dense'\]\['w'\]` must have shape "
             r"\(4, 16\), got \(4, 8\)",
-        ),  # fmt: skip
+        ),
         (
             {"opt": optax.sgd(1e-2)},
             r"the checkpoint has (a|no) leaf at `\['(train|best)_state'\]\['opt_state'\]",
@@ -107,13 +107,13 @@ def test_version_1_files_still_load(tmp_path):
 
     from flax import serialization
 
-    from jaxnets.train._checkpoint import DIGEST, MAGIC_V1  # noqa: F401
+    magic = b"jaxnets-checkpoint-v1\n"  # the first format: a header, a SHA-256, msgpack
 
     payload = serialization.msgpack_serialize(
         {"w": np.arange(3.0), "key": np.array([0, 5], np.uint32)}
     )
     path = pathlib.Path(tmp_path / "old.ckpt")
-    path.write_bytes(MAGIC_V1 + hashlib.sha256(payload).digest() + payload)
+    path.write_bytes(magic + hashlib.sha256(payload).digest() + payload)
     restored = load_checkpoint(str(path), {"w": np.zeros(3), "key": jax.random.key(0)})
     np.testing.assert_array_equal(restored["w"], np.arange(3.0))
     np.testing.assert_array_equal(jax.random.key_data(restored["key"]), [0, 5])

@@ -51,17 +51,18 @@ def main():
     parser.add_argument("--seeds", type=int, default=3)
     args = parser.parse_args()
     data = task.data()
+    device = jax.devices()[0].platform
     print(f"{len(data['y'])} training sentences ({', '.join(task.CLASSES)}), "
           f"{len(data['y_test'])} test sentences from newer versions; vocabulary "
-          f"{data['tokenizer'].vocab_size}; jax {jax.__version__}, {jax.devices()[0].platform}")  # fmt: skip
+          f"{data['tokenizer'].vocab_size}; jax {jax.__version__}, {device}")  # fmt: skip
     print("| model | test accuracy (mean +- std over seeds) | epochs | seconds |")
     print("|---|---|---|---|")
     print(f"| bag-of-words logistic regression | {task.bag_of_words_baseline(data):.3f} | | |")
     for name in MODELS:
         runs = [run(name, data, epochs=args.epochs, seed=s) for s in range(args.seeds)]
         acc = np.array([r[0] for r in runs])
-        print(f"| {name} | {acc.mean():.3f} +- {acc.std():.3f} | "
-              f"{np.mean([r[1] for r in runs]):.0f} | {np.mean([r[2] for r in runs]):.0f} |")  # fmt: skip
+        epochs, seconds = np.mean([r[1] for r in runs]), np.mean([r[2] for r in runs])
+        print(f"| {name} | {acc.mean():.3f} +- {acc.std():.3f} | {epochs:.0f} | {seconds:.0f} |")
     print(f"padding with 4 length buckets: {runs[0][3]:.1%} of the batches' cells")
 
 

@@ -12,7 +12,8 @@ class Task(NamedTuple):
     """A supervised task that ``jaxnets.train.fit`` can train.
 
     ``data(*, seed=0, **sizes) -> {"x", "y", "x_test", "y_test"}`` (NumPy arrays, or
-    pytrees of them; padded sequences also have ``"lengths"`` and ``"lengths_test"``); ``model(cell=None, *, num_layers=1, bidirectional=False) ->``
+    pytrees of them; padded sequences also have ``"lengths"`` and
+    ``"lengths_test"``); ``model(cell=None, *, num_layers=1, bidirectional=False) ->``
     a Layer (a default cell when ``cell`` is None); ``loss(y_pred, y)``;
     ``metric(y_pred, y)`` named ``metric_name``, better when larger if ``mode`` is
     ``"max"``, smaller if ``"min"``.

@@ -97,7 +97,8 @@ def train_step(
     norm, this is the full batch's gradient; batch norm normalizes with each device's
     own batch statistics (as PyTorch's DistributedDataParallel without SyncBatchNorm)
     and its running averages are averaged. With masks, each device's gradient and loss
-    weigh by its count of valid entries, so the result is the whole batch's. Expose a CPU's cores as devices by setting
+    weigh by its count of valid entries, so the result is the whole batch's. Expose a
+    CPU's cores as devices by setting
     ``jax_num_cpu_devices`` (or ``XLA_FLAGS=--xla_force_host_platform_device_count``)
     before JAX starts; several GPUs need nothing.
     """
