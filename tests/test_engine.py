@@ -223,6 +223,12 @@ def test_a_trainer_compiles_once_for_several_runs():
         fit(model, params, state, None, None, x, y, epochs=2, batch_size=16,
             key=jax.random.key(seed), trainer=trainer)  # fmt: skip
     assert len(traces) == 1
+    with pytest.raises(ValueError, match="`model` is not the one `trainer` was made with"):
+        fit(dense(3), params, state, None, None, x, y, epochs=1, batch_size=16,
+            key=jax.random.key(0), trainer=trainer)  # fmt: skip
+    with pytest.raises(ValueError, match="`l2` belongs to the Trainer"):
+        fit(model, params, state, None, None, x, y, epochs=1, batch_size=16,
+            key=jax.random.key(0), trainer=trainer, l2=1e-3)  # fmt: skip
 
 
 @pytest.mark.parametrize(

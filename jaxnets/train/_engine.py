@@ -172,11 +172,13 @@ class Trainer:
             early_stopping, checkpoint, progress) -> FitResult:  # fmt: skip
         """The loop ``fit`` and ``fit_seeds`` share. ``seeds``: 0 for one run (nothing
         stacked), else S, the size of the leading axis of ``train_state`` and ``keys``."""
-        size = max(seeds, 1)
-        fingerprint = self.fingerprint(
-            train_state, sources.first_batch(data), seeds, keys, batch_size, early_stopping
-        )
-        loop = Loop.start(size, train_state, validation is not None)
+        fingerprint = None
+        if checkpoint is not None:  # tracing the model costs time: only when it is needed
+            first = sources.first_batch(data)
+            fingerprint = self.fingerprint(
+                train_state, first, seeds, keys, batch_size, early_stopping
+            )
+        loop = Loop(max(seeds, 1), train_state, validation is not None)
         if checkpoint is not None and os.path.exists(checkpoint):
             loop = loop.resume(checkpoint, fingerprint)
         sign = -1.0 if early_stopping is not None and early_stopping.mode == "max" else 1.0

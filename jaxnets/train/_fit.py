@@ -15,6 +15,25 @@ from ._step import TrainState
 WHERE = "fit"
 
 
+def _trainer(trainer, model, optimizer, loss, options):
+    """A new Trainer, or the one given, which must have been made for the same things."""
+    if trainer is None:
+        return Trainer(model, optimizer, loss, **options)
+    if not isinstance(trainer, Trainer):
+        raise TypeError(f"fit: `trainer` must be a jaxnets.train.Trainer, got {trainer!r}.")
+    for name, value in (("model", model), ("optimizer", optimizer), ("loss", loss)):
+        if value is not None and value is not getattr(trainer, name):
+            raise ValueError(
+                f"fit: `{name}` is not the one `trainer` was made with; pass that one or None."
+            )
+    for name, value in options.items():
+        if value is not None and value != 0.0:
+            raise ValueError(
+                f"fit: `{name}` belongs to the Trainer when `trainer` is given, got {value!r}."
+            )
+    return trainer
+
+
 def _check_options(epochs, validation, early_stopping):
     sources.check_positive_int(WHERE, "epochs", epochs)
     if early_stopping is not None:
@@ -147,8 +166,8 @@ def fit(
       FloatingPointError: the loss became NaN or infinite; names the epoch and step.
         The checkpoint keeps the last finite epoch.
     """
-    trainer = trainer or Trainer(model, optimizer, loss, metric=metric, l1=l1, l2=l2,
-                                 augment=augment, tbptt=tbptt)  # fmt: skip
+    made = {"metric": metric, "l1": l1, "l2": l2, "augment": augment, "tbptt": tbptt}
+    trainer = _trainer(trainer, model, optimizer, loss, made)
     key = sources.check_keys(WHERE, "key", key)
     _check_options(epochs, validation, early_stopping)
     data = _data(x, y, lengths, batches, batch_size)
@@ -204,7 +223,7 @@ def fit_seeds(
     }
     if unknown:
         raise TypeError(f"fit_seeds: unexpected argument(s) {sorted(unknown)}.")
-    trainer = trainer or Trainer(model, optimizer, loss, **made)
+    trainer = _trainer(trainer, model, optimizer, loss, made)
     keys = sources.check_keys("fit_seeds", "keys", keys, (None,))
     if keys.shape[0] == 0:
         raise ValueError("fit_seeds: `keys` must hold at least one key, got none.")

@@ -80,8 +80,6 @@ class Loop:
         self.history = {name: [] for name in CURVES}
         self.seconds = []
 
-    start = classmethod(lambda cls, *a: cls(*a))
-
     @property
     def active(self):
         return self.stats["active"]

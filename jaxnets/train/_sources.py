@@ -161,7 +161,7 @@ def evaluation(where: str, validation, batch_size: int = 512) -> Stream:
     ):
         x, y, *rest = validation
         lengths = rest[0] if rest else None
-        data = arrays(where.replace("`", ""), x, y, lengths, 1)
+        data = arrays(where, x, y, lengths, 1)
 
         def batches(epoch):
             for start in range(0, data.rows, batch_size):
