@@ -11,6 +11,7 @@ from jaxnets.models import mlp
 from jaxnets.train import (
     checkpoint_fingerprint,
     fit,
+    fit_seeds,
     load_checkpoint,
     save_checkpoint,
     softmax_cross_entropy,
@@ -117,3 +118,26 @@ def test_version_1_files_still_load(tmp_path):
     restored = load_checkpoint(str(path), {"w": np.zeros(3), "key": jax.random.key(0)})
     np.testing.assert_array_equal(restored["w"], np.arange(3.0))
     np.testing.assert_array_equal(jax.random.key_data(restored["key"]), [0, 5])
+
+
+def test_seeds_and_streams_resume_bit_identically(tmp_path):
+    x, y = _data()
+    model = mlp([8, 3])
+    keys = jax.random.split(jax.random.key(0), 3)
+
+    def batches(epoch):
+        order = np.random.default_rng(epoch).permutation(len(x))
+        for start in range(0, len(x), 16):
+            yield x[order[start : start + 16]], y[order[start : start + 16]]
+
+    def seeds(epochs, path=None):
+        return fit_seeds(model, optax.adam(1e-2), softmax_cross_entropy, keys=keys,
+                         batches=batches, epochs=epochs, validation=(x, y),
+                         checkpoint=None if path is None else str(path))  # fmt: skip
+
+    path = tmp_path / "seeds.ckpt"
+    seeds(2, path)  # "killed" after two epochs
+    resumed, whole = seeds(4, path), seeds(4)
+    jax.tree.map(np.testing.assert_array_equal, resumed.params, whole.params)
+    np.testing.assert_array_equal(resumed.history.val_metric, whole.history.val_metric)
+    assert resumed.history.loss.shape == (3, 4)

@@ -102,18 +102,14 @@ def fit_lm(
     )  # fmt: skip
 
 
-@functools.lru_cache(maxsize=8)
-def _compiled_loss_sum(model):
-    def total(params, inputs, targets):
-        def body(carry, batch):
-            losses, carry = _token_losses(model, params, carry, *batch, None, False)
-            return carry, losses.sum()
+def _loss_sum(model, params, inputs, targets):
+    def body(carry, batch):
+        losses, carry = _token_losses(model, params, carry, *batch, None, False)
+        return carry, losses.sum()
 
-        carry = initial_carry(model, params, inputs.shape[1])
-        _, sums = lax.scan(body, carry, (inputs, targets))
-        return sums.sum()
-
-    return jax.jit(total)
+    carry = initial_carry(model, params, inputs.shape[1])
+    _, sums = lax.scan(body, carry, (inputs, targets))
+    return sums.sum()
 
 
 def lm_perplexity(model, params, ids, *, seq_len: int = 100) -> float:
@@ -123,7 +119,8 @@ def lm_perplexity(model, params, ids, *, seq_len: int = 100) -> float:
     ids = np.asarray(ids)
     usable = (ids.size - 1) // seq_len * seq_len
     inputs, targets = tbptt_batches(ids[: usable + 1], 1, seq_len)
-    return math.exp(float(_compiled_loss_sum(model)(params, inputs, targets)) / usable)
+    total = jax.jit(functools.partial(_loss_sum, model))(params, inputs, targets)
+    return math.exp(float(total) / usable)
 
 
 def unigram_perplexity(train_ids, eval_ids, vocab_size: int) -> float:
