@@ -59,7 +59,8 @@ class Trainer:
       loss: ``loss(y_pred, y) -> scalar``; ``loss(y_pred, y, mask)`` for per-step
         targets of variable-length data and for masked rows.
       metric: the validation metric, same signature (default: ``loss``).
-      l1, l2: coefficients of ``l1_penalty`` / ``l2_penalty`` (weights only).
+      l1: coefficient of ``l1_penalty`` (weights only).
+      l2: coefficient of ``l2_penalty`` (weights only).
       augment: ``augment(key, x_batch) -> x_batch`` on every training batch.
       tbptt: truncated BPTT with chunks of this many steps (see ``truncated_bptt``).
       devices: data parallelism over this many local devices (see ``train_step``).

@@ -127,11 +127,13 @@ def fit(
 
     Args:
       model: a Layer.
-      params, state: its params and state.
+      params: its params.
+      state: its state.
       optimizer: an optax GradientTransformation (see ``jaxnets.train.optimizer``).
       loss: ``loss(y_pred, y) -> scalar``; it also takes a ``mask`` for variable-length
         data with per-step targets and for masked rows (jaxnets' losses do).
-      x, y: inputs and targets, arrays (or pytrees) with N rows.
+      x: inputs, an array (or pytree of arrays) with N rows.
+      y: targets with N rows.
       epochs: the number of passes, a positive int.
       key: a PRNG key (shuffling, dropout, augmentation).
       batch_size: rows per step, in [1, N] (in-memory data).
@@ -143,7 +145,8 @@ def fit(
         after every epoch with ``metric`` (default: ``loss``): the mean over every row,
         or every valid step for per-step targets with lengths.
       early_stopping: an ``EarlyStopping``; needs ``validation``.
-      l1, l2: coefficients of ``l1_penalty`` / ``l2_penalty`` (weights only).
+      l1: coefficient of ``l1_penalty`` (weights only).
+      l2: coefficient of ``l2_penalty`` (weights only).
       augment: ``augment(key, x_batch) -> x_batch`` on every training batch inside
         the compiled step; validation data is not augmented.
       tbptt: truncated BPTT: each batch of sequences as chunks of this many steps, the
