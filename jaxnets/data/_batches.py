@@ -11,7 +11,8 @@ class Batch(NamedTuple):
     ``x``: inputs (B, ...); ``y``: targets (B, ...); ``lengths``: (B,) ints, the valid
     steps of each padded sequence (``None``: every step is valid); ``mask``: (B,)
     bool, the rows that count (``None``: all of them). Rows with ``mask`` False fill
-    a batch to its fixed size and add nothing to the loss, the metrics or the gradient.
+    a batch to its fixed size and add nothing to the loss, the metrics or the gradient
+    (they still pass through the model, so batch norm's batch statistics see them).
     """
 
     x: Any
