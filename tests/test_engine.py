@@ -208,6 +208,19 @@ def test_streams_of_batches_train_and_a_generator_object_is_refused():
             epochs=2, key=jax.random.key(1))  # fmt: skip
 
 
+def test_lengths_and_tbptt_need_a_model_that_takes_them():
+    x, y = _blobs()
+    model = dense(3)
+    _, params, state = model.init(jax.random.key(0), (5,))
+    with pytest.raises(TypeError, match="`lengths` needs a model whose apply takes"):
+        fit(model, params, state, optax.adam(1e-2), softmax_cross_entropy, x[:, None], y,
+            lengths=np.ones(64, np.int32), epochs=1, batch_size=16,
+            key=jax.random.key(0))  # fmt: skip
+    with pytest.raises(TypeError, match="`tbptt` needs a model whose apply takes `carry=`"):
+        fit(many_to_one(gru(4), 3), {}, {}, optax.adam(1e-2), softmax_cross_entropy, x, y,
+            tbptt=2, epochs=1, batch_size=16, key=jax.random.key(0))  # fmt: skip
+
+
 def test_a_trainer_compiles_once_for_several_runs():
     x, y = _blobs()
     model = dense(3)

@@ -2,6 +2,7 @@
 or streams of batches, whole sequences or truncated BPTT."""
 
 import hashlib
+import inspect
 import os
 import sys
 import time
@@ -80,6 +81,12 @@ class Trainer:
             )
         if tbptt is not None:
             sources.check_positive_int("fit", "tbptt", tbptt)
+            params = inspect.signature(model.apply).parameters
+            if not {"carry", "return_carry"} <= set(params):
+                raise TypeError(
+                    f"fit: `tbptt` needs a model whose apply takes `carry=` and "
+                    f"`return_carry=` (many_to_many, language_model); {model.name!r} does not."
+                )
         self.model, self.optimizer, self.loss = model, optimizer, loss
         self.metric = metric or loss
         self.options = {"l1": float(l1), "l2": float(l2), "tbptt": tbptt, "loss": _name(loss),

@@ -1,5 +1,6 @@
 """The entry points of the training engine: one run (``fit``), many seeds (``fit_seeds``)."""
 
+import inspect
 from collections.abc import Callable
 
 import jax
@@ -61,8 +62,21 @@ def _data(x, y, lengths, batches, batch_size):
 
 
 def _trace(model, params, state, batch):
+    if batch.lengths is not None and not _takes(model.apply, "lengths"):
+        raise TypeError(
+            f"fit: `lengths` needs a model whose apply takes `lengths=` (the sequence models "
+            f"of jaxnets.models and jaxnets.rnn do); {getattr(model, 'name', model)!r} does not."
+        )
     extra = {} if batch.lengths is None else {"lengths": batch.lengths}
     return jax.eval_shape(lambda p, s, x: model.apply(p, s, x, **extra)[0], params, state, batch.x)
+
+
+def _takes(fn, name: str) -> bool:
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # no signature to read: let the call say
+        return True
+    return any(p.name == name or p.kind is p.VAR_KEYWORD for p in parameters)
 
 
 def _check_labels(where, name, labels, out):
