@@ -40,10 +40,6 @@ def _split_data(task_name: str, options_json: str, validation_fraction: float):
     }  # fmt: skip
 
 
-def _with_lengths(x, y, lengths):
-    return (x, y) if lengths is None else (x, y, lengths)
-
-
 def run_job(task_name: str, task_options: dict, point: dict, budget: dict, seeds: list) -> list:
     """Train ``point`` on the task for every seed at once; one result dict per seed.
 
@@ -69,7 +65,7 @@ def run_job(task_name: str, task_options: dict, point: dict, budget: dict, seeds
         model, opt, task.loss, data["x"], data["y"], keys=[jax.random.key(s) for s in seeds],
         epochs=budget["epochs"], batch_size=budget["batch_size"], l1=point["l1"],
         l2=point["l2"], lengths=data["lengths"], metric=task.metric,
-        validation=_with_lengths(data["x_val"], data["y_val"], data["lengths_val"]),
+        validation=(data["x_val"], data["y_val"], data["lengths_val"]),
     )  # fmt: skip
     params, state, history = result.params, result.state, result.history
     test = evaluate_seeds(model, params, state, data["x_test"], data["y_test"], task.metric,

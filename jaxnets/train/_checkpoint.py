@@ -154,12 +154,19 @@ def load_checkpoint(path, target=None, *, fingerprint: dict | None = None):
         differing tree path with the expected and actual value), or another
         fingerprint (naming the first differing entry); nothing is half-loaded.
     """
+    return restore(path, None if target is None else (lambda raw: target), fingerprint)
+
+
+def restore(path, make_target=None, fingerprint: dict | None = None):
+    """``load_checkpoint`` with the target made from the raw tree the file holds
+    (``make_target(raw) -> target``), so that parts whose size only the file knows
+    (curves of a resumed run) need no second read."""
     where = f"load_checkpoint: {path}"
     meta, raw = _read(path)
     if "leaves" in meta:
         raw = _wrap_keys(raw, meta["leaves"])
-    if target is not None:  # paths, shapes and dtypes first: they say the most
-        raw = restore_tree(where, target, raw, meta.get("leaves"))
+    if make_target is not None:  # paths, shapes and dtypes first: they say the most
+        raw = restore_tree(where, make_target(raw), raw, meta.get("leaves"))
     if fingerprint is not None:
         check_fingerprint(where, meta, fingerprint)
     return raw

@@ -2,7 +2,6 @@
 or streams of batches, whole sequences or truncated BPTT."""
 
 import hashlib
-import inspect
 import os
 import sys
 import time
@@ -22,6 +21,7 @@ from ._step import (
     augmented,
     loss_mask,
     masked_call,
+    takes,
     train_epoch,
     train_step,
     truncated_bptt,
@@ -81,8 +81,7 @@ class Trainer:
             )
         if tbptt is not None:
             sources.check_positive_int("fit", "tbptt", tbptt)
-            params = inspect.signature(model.apply).parameters
-            if not {"carry", "return_carry"} <= set(params):
+            if not takes(model.apply, "carry", "return_carry"):
                 raise TypeError(
                     f"fit: `tbptt` needs a model whose apply takes `carry=` and "
                     f"`return_carry=` (many_to_many, language_model); {model.name!r} does not."
@@ -93,10 +92,8 @@ class Trainer:
                         "metric": _name(metric), "augment": _name(augment)}  # fmt: skip
         step = train_step(model.apply, loss, optimizer, l1=l1, l2=l2, devices=devices,
                           stateful=tbptt is not None)  # fmt: skip
-        if tbptt is None:
-            update = lambda *a, **b: _with_update_axis(step(*a, **b))  # noqa: E731
-        else:
-            update = truncated_bptt(step, model.apply, tbptt)
+        # Metrics get an axis of updates: one per batch here, one per chunk with tbptt.
+        update = truncated_bptt(step, model.apply, tbptt) if tbptt else _metrics_axis(step)
         self._update = augmented(update, augment)
         self._predict = predictor(model.apply, devices=devices)
         self._programs = {}
@@ -134,8 +131,8 @@ class Trainer:
         if seeds:
             return jax.vmap(fn, in_axes=axes)
         if kind == "eval":
-            return lambda *a: jax.tree.map(lambda v: v[None], fn(*a))
-        return lambda *a: (lambda ts, m: (ts, jax.tree.map(lambda v: v[None], m)))(*fn(*a))
+            return lambda *a: _leading_axis(fn(*a))
+        return _metrics_axis(fn)
 
     # -- evaluation --------------------------------------------------------------------
 
@@ -176,13 +173,15 @@ class Trainer:
             **{f"option.{k}": v for k, v in self.options.items()},
         }
 
-    def run(self, train_state, keys, data, *, seeds: int, epochs, batch_size, validation,
-            early_stopping, checkpoint, progress) -> FitResult:  # fmt: skip
+    def run(self, train_state, keys, data, *, first, seeds: int, epochs, batch_size,
+            validation, early_stopping, checkpoint, progress) -> FitResult:  # fmt: skip
         """The loop ``fit`` and ``fit_seeds`` share. ``seeds``: 0 for one run (nothing
-        stacked), else S, the size of the leading axis of ``train_state`` and ``keys``."""
+        stacked), else S, the size of the leading axis of ``train_state`` and ``keys``;
+        ``first``: the first training batch (``sources.first_batch``)."""
+        if validation is not None:  # checked and put on the device once, not every epoch
+            validation = sources.evaluation("fit: `validation`", validation).batches
         fingerprint = None
         if checkpoint is not None:  # tracing the model costs time: only when it is needed
-            first = sources.first_batch(data)
             fingerprint = self.fingerprint(
                 train_state, first, seeds, keys, batch_size, early_stopping
             )
@@ -242,6 +241,15 @@ class Trainer:
         return train_state, flat(metrics["loss"]), flat(metrics["grad_norm"])
 
 
-def _with_update_axis(result):
-    train_state, metrics = result
-    return train_state, jax.tree.map(lambda m: m[None], metrics)
+def _leading_axis(tree):
+    return jax.tree.map(lambda leaf: leaf[None], tree)
+
+
+def _metrics_axis(fn):
+    """``fn -> (train_state, metrics)`` with a new leading axis on the metrics."""
+
+    def with_axis(*args, **kwargs):
+        train_state, metrics = fn(*args, **kwargs)
+        return train_state, _leading_axis(metrics)
+
+    return with_axis

@@ -1,6 +1,5 @@
 """The entry points of the training engine: one run (``fit``), many seeds (``fit_seeds``)."""
 
-import inspect
 from collections.abc import Callable
 
 import jax
@@ -11,7 +10,7 @@ import optax
 from . import _sources as sources
 from ._engine import Trainer
 from ._loop import EarlyStopping, FitResult
-from ._step import TrainState
+from ._step import TrainState, takes
 
 WHERE = "fit"
 
@@ -62,21 +61,13 @@ def _data(x, y, lengths, batches, batch_size):
 
 
 def _trace(model, params, state, batch):
-    if batch.lengths is not None and not _takes(model.apply, "lengths"):
+    if batch.lengths is not None and not takes(model.apply, "lengths"):
         raise TypeError(
             f"fit: `lengths` needs a model whose apply takes `lengths=` (the sequence models "
             f"of jaxnets.models and jaxnets.rnn do); {getattr(model, 'name', model)!r} does not."
         )
     extra = {} if batch.lengths is None else {"lengths": batch.lengths}
     return jax.eval_shape(lambda p, s, x: model.apply(p, s, x, **extra)[0], params, state, batch.x)
-
-
-def _takes(fn, name: str) -> bool:
-    try:
-        parameters = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):  # no signature to read: let the call say
-        return True
-    return any(p.name == name or p.kind is p.VAR_KEYWORD for p in parameters)
 
 
 def _check_labels(where, name, labels, out):
@@ -94,10 +85,9 @@ def _check_labels(where, name, labels, out):
         )
 
 
-def _check_shapes(trainer, params, state, data, validation):
-    """Trace (not run) the model on a training and a validation batch, so shape errors
-    and labels out of range are named before any training."""
-    first = sources.first_batch(data)
+def _check_shapes(trainer, params, state, data, first, validation):
+    """Trace (not run) the model on the first training batch and a validation batch, so
+    shape errors and labels out of range are named before any training."""
     out = _trace(trainer.model, params, state, first)
     _check_labels("fit", "y", data.y if isinstance(data, sources.Arrays) else first.y, out)
     if validation is None:
@@ -155,9 +145,9 @@ def fit(
         ``model.apply(..., lengths=)``, and per-step targets are masked in the loss and
         the metric, so padded steps count nowhere.
       batches: the data as a stream of ``Batch`` (or ``(x, y)`` / ``(x, y, lengths)``).
-      validation: ``(x, y)``, ``(x, y, lengths)`` or a stream of batches, evaluated
-        after every epoch with ``metric`` (default: ``loss``): the mean over every row,
-        or every valid step for per-step targets with lengths.
+      validation: ``(x, y)``, ``(x, y, lengths)`` (lengths may be None) or a stream of
+        batches, evaluated after every epoch with ``metric`` (default: ``loss``): the
+        mean over every row, or every valid step for per-step targets with lengths.
       early_stopping: an ``EarlyStopping``; needs ``validation``.
       l1: coefficient of ``l1_penalty`` (weights only).
       l2: coefficient of ``l2_penalty`` (weights only).
@@ -188,10 +178,11 @@ def fit(
     key = sources.check_keys(WHERE, "key", key)
     _check_options(epochs, validation, early_stopping)
     data = _data(x, y, lengths, batches, batch_size)
-    _check_shapes(trainer, params, state, data, validation)
+    first = sources.first_batch(data)
+    _check_shapes(trainer, params, state, data, first, validation)
     train_state = TrainState(params, state, trainer.optimizer.init(params))
     return trainer.run(
-        train_state, key, data, seeds=0, epochs=epochs, batch_size=batch_size,
+        train_state, key, data, first=first, seeds=0, epochs=epochs, batch_size=batch_size,
         validation=validation, early_stopping=early_stopping, checkpoint=checkpoint,
         progress=progress,
     )  # fmt: skip
@@ -247,7 +238,8 @@ def fit_seeds(
     validation, early_stopping = options.get("validation"), options.get("early_stopping")
     _check_options(epochs, validation, early_stopping)
     data = _data(x, y, options.get("lengths"), options.get("batches"), batch_size)
-    input_shape = jax.tree.leaves(sources.first_batch(data).x)[0].shape[1:]
+    first_batch = sources.first_batch(data)
+    input_shape = jax.tree.leaves(first_batch.x)[0].shape[1:]
     init_keys, fit_keys = jax.vmap(lambda k: jnp.stack(init_and_fit_key(k)))(keys).swapaxes(0, 1)
 
     def init(k):
@@ -256,9 +248,9 @@ def fit_seeds(
 
     train_state = jax.vmap(init)(init_keys)
     first = jax.tree.map(lambda a: a[0], train_state)
-    _check_shapes(trainer, first.params, first.state, data, validation)
+    _check_shapes(trainer, first.params, first.state, data, first_batch, validation)
     return trainer.run(
-        train_state, fit_keys, data, seeds=int(keys.shape[0]), epochs=epochs,
+        train_state, fit_keys, data, first=first_batch, seeds=int(keys.shape[0]), epochs=epochs,
         batch_size=batch_size, validation=validation, early_stopping=early_stopping,
         checkpoint=options.get("checkpoint"), progress=options.get("progress"),
     )  # fmt: skip
@@ -269,16 +261,13 @@ def evaluate(
 ) -> float:
     """The mean of ``metric`` over (x, y) in batches, with ``train=False``: over every
     row, or every valid step for per-step targets with ``lengths``."""
-    validation = (x, y) if lengths is None else (x, y, lengths)
-    return Trainer(model, optax.identity(), metric).evaluate(
-        params, state, validation, batch_size=batch_size
-    )
+    trainer = Trainer(model, optax.identity(), metric)
+    return trainer.evaluate(params, state, (x, y, lengths), batch_size=batch_size)
 
 
 def evaluate_seeds(
     model, params, state, x, y, metric: Callable, *, lengths=None, batch_size: int = 512
 ):
     """``evaluate`` for params and state stacked along a leading seed axis: (S,) means."""
-    validation = (x, y) if lengths is None else (x, y, lengths)
     trainer = Trainer(model, optax.identity(), metric)
-    return trainer.evaluate(params, state, validation, seeds=True, batch_size=batch_size)
+    return trainer.evaluate(params, state, (x, y, lengths), seeds=True, batch_size=batch_size)

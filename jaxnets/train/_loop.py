@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ._checkpoint import load_checkpoint, save_checkpoint
+from ._checkpoint import restore, save_checkpoint
 
 
 class EarlyStopping(NamedTuple):
@@ -53,6 +53,23 @@ class FitResult(NamedTuple):
 CURVES = ("loss", "grad_norm", "max_grad_norm", "val_metric")
 
 
+class Stopping(NamedTuple):
+    """Early-stopping counters, each (S,): ``best_value`` (signed so that smaller is
+    better), ``best_epoch``, ``wait`` (epochs without improvement), ``active`` and
+    ``epochs_run``."""
+
+    best_value: np.ndarray
+    best_epoch: np.ndarray
+    wait: np.ndarray
+    active: np.ndarray
+    epochs_run: np.ndarray
+
+    @classmethod
+    def start(cls, size):
+        return cls(np.full(size, np.inf), np.full(size, -1), np.zeros(size, int),
+                   np.ones(size, bool), np.zeros(size, int))  # fmt: skip
+
+
 @jax.jit
 def select(chosen, new, old):
     """Per seed: ``new`` where ``chosen`` (S,), else ``old``."""
@@ -63,26 +80,20 @@ def select(chosen, new, old):
 class Loop:
     """The state of a run between epochs, for S seeds (S = 1 for one run).
 
-    ``history`` holds per-epoch (S,) arrays; the early-stopping fields are (S,):
-    ``best_value`` (signed so that smaller is better), ``best_epoch``, ``wait``
-    (epochs without improvement), ``active`` and ``epochs_run``.
+    ``history`` holds per-epoch (S,) arrays, ``stats`` the ``Stopping`` counters.
     """
 
     def __init__(self, size, train_state, has_validation):
         self.train_state = self.best_state = train_state
         self.done, self.size = 0, size
-        self.stats = {
-            "best_value": np.full(size, np.inf), "best_epoch": np.full(size, -1),
-            "wait": np.zeros(size, int), "active": np.ones(size, bool),
-            "epochs_run": np.zeros(size, int),
-        }  # fmt: skip
+        self.stats = Stopping.start(size)
         self.has_validation = has_validation
         self.history = {name: [] for name in CURVES}
         self.seconds = []
 
     @property
     def active(self):
-        return self.stats["active"]
+        return self.stats.active
 
     def check_finite(self, losses, epoch, checkpoint, seeds):
         bad = ~np.isfinite(losses) & self.active[:, None]
@@ -105,17 +116,21 @@ class Loop:
             self.history["val_metric"].append(off(np.asarray(value, np.float64)))
         self.train_state, epoch = train_state, self.done
         self.done += 1
-        stats["epochs_run"] = np.where(active, self.done, stats["epochs_run"])
+        self.stats = stats = stats._replace(
+            epochs_run=np.where(active, self.done, stats.epochs_run)
+        )
         self.seconds.append(seconds)
         if early_stopping is None:
             return
-        better = active & (
-            sign * np.asarray(value) < stats["best_value"] - early_stopping.min_delta
+        signed = sign * np.asarray(value)
+        better = active & (signed < stats.best_value - early_stopping.min_delta)
+        wait = np.where(better, 0, stats.wait + active)
+        self.stats = stats._replace(
+            best_value=np.where(better, signed, stats.best_value),
+            best_epoch=np.where(better, epoch, stats.best_epoch),
+            wait=wait,
+            active=active & (wait < early_stopping.patience),
         )
-        stats["best_value"] = np.where(better, sign * np.asarray(value), stats["best_value"])
-        stats["best_epoch"] = np.where(better, epoch, stats["best_epoch"])
-        stats["wait"] = np.where(better, 0, stats["wait"] + active)
-        stats["active"] = active & (stats["wait"] < early_stopping.patience)
         if better.all():
             self.best_state = train_state
         elif better.any():
@@ -139,29 +154,32 @@ class Loop:
 
     def resume(self, path, fingerprint):
         """The run a checkpoint holds, after checking that it is this run's."""
-        raw = load_checkpoint(path)
-        target = self._tree()
-        # The curves' lengths and the counters are whatever the file holds; the states
-        # must fit this run's exactly.
-        for name in ("epochs_done", "seconds", "history", "stats"):
-            target[name] = raw.get(name, target[name])
-        tree = load_checkpoint(path, target, fingerprint=fingerprint)
+
+        def target(raw):
+            # The curves' lengths and the counters are whatever the file holds; the
+            # states must fit this run's exactly.
+            tree = self._tree()
+            for name in ("epochs_done", "seconds", "history", "stats"):
+                tree[name] = raw.get(name, tree[name])
+            return tree
+
+        tree = restore(path, target, fingerprint)
         self.done = int(tree["epochs_done"])
         self.train_state, self.best_state = tree["train_state"], tree["best_state"]
-        self.stats = {k: np.asarray(v) for k, v in tree["stats"].items()}
+        self.stats = Stopping(**{k: np.asarray(v) for k, v in tree["stats"].items()})
         self.seconds = list(np.asarray(tree["seconds"]))
         self.history = {k: list(np.asarray(v)) for k, v in tree["history"].items()}
         return self
 
     def result(self, seeds, early_stopping) -> FitResult:
         stats = self.stats
-        final, best_epoch = self.train_state, stats["epochs_run"] - 1
-        if early_stopping and (stats["best_epoch"] >= 0).any():
-            keep = stats["best_epoch"] >= 0
+        final, best_epoch = self.train_state, stats.epochs_run - 1
+        if early_stopping and (stats.best_epoch >= 0).any():
+            keep = stats.best_epoch >= 0
             final = (
                 self.best_state if keep.all() else select(jnp.asarray(keep), self.best_state, final)
             )
-            best_epoch = np.where(keep, stats["best_epoch"], best_epoch)
+            best_epoch = np.where(keep, stats.best_epoch, best_epoch)
         curves = {
             k: np.stack(v, axis=-1) if v else np.zeros((len(best_epoch), 0))
             for k, v in self.history.items()
@@ -170,8 +188,8 @@ class Loop:
             curves["val_metric"] = None
         if not seeds:
             curves = {k: None if v is None else v[0] for k, v in curves.items()}
-            best_epoch, epochs_run = int(best_epoch[0]), int(stats["epochs_run"][0])
+            best_epoch, epochs_run = int(best_epoch[0]), int(stats.epochs_run[0])
         else:
-            epochs_run = stats["epochs_run"].copy()
+            epochs_run = stats.epochs_run.copy()
         history = History(**curves, seconds=np.asarray(self.seconds))
         return FitResult(*final, history=history, best_epoch=best_epoch, epochs_run=epochs_run)

@@ -43,6 +43,18 @@ def loss_mask(y_pred, x, lengths=None, mask=None):
     return valid if mask is None else valid & mask[:, None]
 
 
+def takes(fn: Callable, *names: str) -> bool:
+    """Whether ``fn`` accepts these keyword arguments (True when it has no signature to
+    read: the call will say)."""
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return True
+    return set(names) <= {p.name for p in parameters}
+
+
 def masked_call(where: str, name: str, fn: Callable, y_pred, y, mask):
     """``fn(y_pred, y)``, or ``fn(y_pred, y, mask)`` when a mask applies; a TypeError
     naming ``fn`` when it takes no mask."""
