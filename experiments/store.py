@@ -92,13 +92,27 @@ class Store:
                 ) from None
         try:
             self.db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
+            self._journal_wal(timeout)
             self.db.execute("PRAGMA foreign_keys=ON")
             self._check_or_create()
         except sqlite3.DatabaseError as error:
             raise StoreError(
                 f"results store {self.path}: not a jaxnets results store, or unreadable ({error})."
             ) from None
+
+    def _journal_wal(self, timeout):
+        # Switching a new file to WAL takes an exclusive lock, and SQLite answers "database
+        # is locked" at once, without its busy handler, while a second process is opening
+        # the same new file: retry within the store's timeout.
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def _check_or_create(self):
         tables = {
