@@ -5,6 +5,10 @@
   step(params, carry, x_t) -> (carry, y_t)
 
 Run them over sequences with ``jaxnets.rnn.unroll``.
+
+``CELLS`` is the one registry of the built-in cells, name -> constructor
+``f(hidden_size, **options) -> Cell``: the sweeps' ``cell:`` names, the cell test suite
+and the benchmarks read it, so a new cell joins all of them with one line here.
 """
 
 from ._clockwork import ClockworkCarry as ClockworkCarry
@@ -20,7 +24,18 @@ from ._lstm import lstm as lstm
 from ._mgu import mgu as mgu
 from ._simple_gru import simple_gru as simple_gru
 
+CELLS = {
+    "elman": elman,
+    "jordan": jordan,
+    "simple_gru": simple_gru,
+    "mgu": mgu,
+    "gru": gru,
+    "lstm": lstm,
+    "clockwork": clockwork,
+}
+
 __all__ = [
+    "CELLS",
     "ClockworkCarry",
     "LSTMCarry",
     "clockwork",

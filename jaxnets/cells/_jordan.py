@@ -11,7 +11,7 @@ from ._common import activation_fn, check_carry, init_weights, positive_int, pro
 
 def jordan(
     hidden_size: int,
-    output_size: int,
+    output_size: int | None = None,
     *,
     activation="tanh",
     output_activation="tanh",
@@ -27,7 +27,7 @@ def jordan(
 
     Args:
       hidden_size: H.
-      output_size: O, the size of y and of the feedback.
+      output_size: O, the size of y and of the feedback; ``None``: H.
       activation: f; output_activation: g ("tanh" by default, which keeps the
         fed-back signal bounded).
 
@@ -37,6 +37,7 @@ def jordan(
     """
     where = "jordan"
     positive_int(where, "hidden_size", hidden_size)
+    output_size = hidden_size if output_size is None else output_size
     positive_int(where, "output_size", output_size)
     f = activation_fn(where, "activation", activation)
     g = activation_fn(where, "output_activation", output_activation)

@@ -6,7 +6,7 @@ import jax
 
 from jaxnets.core import Layer
 from jaxnets.layers import activation as activation_layer
-from jaxnets.layers import batch_norm, dense, dropout, serial
+from jaxnets.layers import batch_norm, dense, dropout, flatten, serial
 
 
 def mlp(
@@ -43,3 +43,25 @@ def mlp(
         if hidden and drop_rate > 0:
             layers.append(dropout(drop_rate))
     return serial(*layers, name=name)
+
+
+def mlp_classifier(
+    num_classes: int = 10,
+    *,
+    hidden_sizes: Sequence[int] = (256, 128),
+    activation: Callable = jax.nn.relu,
+    drop_rate: float = 0.0,
+    use_batch_norm: bool = False,
+    name: str = "mlp_classifier",
+) -> Layer:
+    """Inputs of any shape, flattened, then ``mlp([*hidden_sizes, num_classes])``: logits.
+
+    Example:
+      >>> import jax
+      >>> from jaxnets.models import mlp_classifier
+      >>> mlp_classifier(10, hidden_sizes=[32]).init(jax.random.key(0), (8, 8, 1))[0]
+      (10,)
+    """
+    sizes = [*hidden_sizes, num_classes]
+    body = mlp(sizes, activation=activation, drop_rate=drop_rate, use_batch_norm=use_batch_norm)
+    return serial(flatten(), body, name=name)

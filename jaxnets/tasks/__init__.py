@@ -3,13 +3,19 @@
 ``TASKS`` maps each name to its ``Task``, which ``jaxnets.train.fit`` can train. Tasks
 of variable-length sequences (``licence_sentences``) also give ``lengths`` and
 ``lengths_test``. The character language model (``char_lm``) trains with truncated BPTT
-instead.
+instead. ``digits`` and ``fashion_mnist`` are images: feed-forward models read them
+whole, a cell row by row.
+
+``TASKS`` is the one registry of built-in tasks that the sweeps, their reports and the
+tests read: a new task is a module with a ``task`` and one line here.
 """
 
 from . import adding as adding
 from . import char_lm as char_lm
 from . import copy_memory as copy_memory
+from . import digits as digits
 from . import digits_rows as digits_rows
+from . import fashion_mnist as fashion_mnist
 from . import licence_sentences as licence_sentences
 from . import mnist1d as mnist1d
 from . import reverse_digits as reverse_digits
@@ -22,7 +28,9 @@ TASKS = {
     for module in (
         adding,
         copy_memory,
+        digits,
         digits_rows,
+        fashion_mnist,
         licence_sentences,
         mnist1d,
         reverse_digits,
@@ -36,7 +44,9 @@ __all__ = [
     "adding",
     "char_lm",
     "copy_memory",
+    "digits",
     "digits_rows",
+    "fashion_mnist",
     "licence_sentences",
     "mnist1d",
     "reverse_digits",

@@ -4,7 +4,7 @@ from jaxnets.cells import lstm
 from jaxnets.data import adding_problem
 from jaxnets.train import mse
 
-from ._task import Task, rnn_classifier
+from ._task import Task, rnn_classifier, rnn_options
 
 
 def data(*, seed: int = 0, length: int = 100, n_train: int = 10000, n_test: int = 1000) -> dict:
@@ -17,7 +17,8 @@ def data(*, seed: int = 0, length: int = 100, n_train: int = 10000, n_test: int 
     return {"x": x, "y": y, "x_test": x_test, "y_test": y_test}
 
 
-def model(cell=None, *, num_layers: int = 1, bidirectional: bool = False):
+@rnn_options
+def model(cell=None, *, num_layers: int = 1, bidirectional: bool = False, **rnn):
     """A regression head (one output) on the RNN's final output.
 
     The default cell is LSTM(32) with a forget bias of 3: it keeps ~95% of its cell
@@ -25,7 +26,7 @@ def model(cell=None, *, num_layers: int = 1, bidirectional: bool = False):
     usual 1), so it leaves the predict-the-mean plateau within a few epochs.
     """
     cell = cell or lstm(32, forget_bias=3.0)
-    return rnn_classifier(cell, 1, num_layers=num_layers, bidirectional=bidirectional)
+    return rnn_classifier(cell, 1, num_layers=num_layers, bidirectional=bidirectional, **rnn)
 
 
-task = Task("adding", data, model, mse, mse, "mse", "min")
+task = Task("adding", data, model, mse, mse, "mse", "min", 1)

@@ -7,7 +7,7 @@ from jaxnets.models import many_to_many
 from jaxnets.rnn import stacked_rnn
 from jaxnets.train import accuracy, softmax_cross_entropy
 
-from ._task import Task
+from ._task import Task, rnn_options
 
 COPY = 10
 SYMBOLS = 8  # ids 1..8; 0 is blank, 9 the delimiter
@@ -45,9 +45,10 @@ def data(
     return {"x": x, "y": y, "x_test": x_test, "y_test": y_test}
 
 
-def model(cell=None, *, num_layers: int = 1, bidirectional: bool = False):
+@rnn_options
+def model(cell=None, *, num_layers: int = 1, bidirectional: bool = False, **rnn):
     """Per-step logits over blank and the 8 symbols; LSTM(64) by default."""
-    rnn = stacked_rnn(cell or lstm(64), num_layers, bidirectional=bidirectional)
+    rnn = stacked_rnn(cell or lstm(64), num_layers, bidirectional=bidirectional, **rnn)
     return many_to_many(rnn, SYMBOLS + 1)
 
 
@@ -56,4 +57,6 @@ def recall_accuracy(logits, targets):
     return accuracy(logits, targets, mask=targets != 0)
 
 
-task = Task("copy_memory", data, model, softmax_cross_entropy, recall_accuracy, "recall", "max")
+task = Task(
+    "copy_memory", data, model, softmax_cross_entropy, recall_accuracy, "recall", "max", SYMBOLS + 1
+)

@@ -4,7 +4,7 @@ from jaxnets.cells import gru
 from jaxnets.data import digits, holdout
 from jaxnets.train import accuracy, softmax_cross_entropy
 
-from ._task import Task, rnn_classifier
+from ._task import Task, rnn_classifier, rnn_options
 
 
 def data(*, seed: int = 0) -> dict:
@@ -15,9 +15,12 @@ def data(*, seed: int = 0) -> dict:
     return {"x": x[train], "y": y[train], "x_test": x[test], "y_test": y[test]}
 
 
-def model(cell=None, *, num_layers: int = 1, bidirectional: bool = False):
+@rnn_options
+def model(cell=None, *, num_layers: int = 1, bidirectional: bool = False, **rnn):
     """Class logits from the RNN's final output; GRU(64) by default."""
-    return rnn_classifier(cell or gru(64), 10, num_layers=num_layers, bidirectional=bidirectional)
+    return rnn_classifier(
+        cell or gru(64), 10, num_layers=num_layers, bidirectional=bidirectional, **rnn
+    )
 
 
-task = Task("digits_rows", data, model, softmax_cross_entropy, accuracy, "accuracy", "max")
+task = Task("digits_rows", data, model, softmax_cross_entropy, accuracy, "accuracy", "max", 10)

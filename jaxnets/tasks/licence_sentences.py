@@ -19,7 +19,7 @@ from jaxnets.layers import embedding
 from jaxnets.text import LICENCES, word_tokenizer
 from jaxnets.train import accuracy, softmax_cross_entropy
 
-from ._task import Task, rnn_classifier
+from ._task import Task, rnn_classifier, rnn_options
 
 CLASSES = ("GFDL", "GPL", "LGPL", "MPL")
 TRAIN_FILES = {"GFDL": ("GFDL-1.2",), "GPL": ("GPL-1", "GPL-2"),
@@ -86,13 +86,15 @@ def data(*, seed: int = 0, max_words: int = 64, min_count: int = 2, directory=LI
 
 def sentence_classifier(
     vocab_size: int, cell, num_classes: int, *, embed_size: int = 32, num_layers: int = 1,
-    bidirectional: bool = False, name: str = "sentence_classifier",
+    bidirectional: bool = False, name: str = "sentence_classifier", **rnn,
 ) -> Layer:  # fmt: skip
     """Word ids (B, T) and ``lengths`` -> class logits (B, K): an embedding, then
     ``rnn_classifier`` (the top RNN's output at each sentence's last valid word, both
     directions' final outputs when bidirectional). Params: ``embedding``, ``classifier``."""
     embed = embedding(vocab_size, embed_size, name=f"{name}.embedding")
-    classify = rnn_classifier(cell, num_classes, num_layers=num_layers, bidirectional=bidirectional)
+    classify = rnn_classifier(
+        cell, num_classes, num_layers=num_layers, bidirectional=bidirectional, **rnn
+    )
 
     def init(key, input_shape):
         (steps,) = check_input_shape(f"{name}.init", input_shape, rank=1)
@@ -109,12 +111,13 @@ def sentence_classifier(
     return Layer(init, apply, name)
 
 
-def model(cell=None, *, num_layers: int = 1, bidirectional: bool = False, vocab_size=None):
+@rnn_options
+def model(cell=None, *, num_layers: int = 1, bidirectional: bool = False, vocab_size=None, **rnn):
     """A ``sentence_classifier`` with GRU(64) by default, over this machine's vocabulary
     (``data()["tokenizer"].vocab_size`` unless ``vocab_size`` is given)."""
     vocab_size = vocab_size or data()["tokenizer"].vocab_size
     return sentence_classifier(vocab_size, cell or gru(64), len(CLASSES), num_layers=num_layers,
-                               bidirectional=bidirectional)  # fmt: skip
+                               bidirectional=bidirectional, **rnn)  # fmt: skip
 
 
 def bag_of_words_baseline(data: dict, *, c: float = 1.0) -> float:
@@ -137,4 +140,13 @@ def bag_of_words_baseline(data: dict, *, c: float = 1.0) -> float:
     return float(classifier.score(counts(data["x_test"], data["lengths_test"]), data["y_test"]))
 
 
-task = Task("licence_sentences", data, model, softmax_cross_entropy, accuracy, "accuracy", "max")
+task = Task(
+    "licence_sentences",
+    data,
+    model,
+    softmax_cross_entropy,
+    accuracy,
+    "accuracy",
+    "max",
+    len(CLASSES),
+)

@@ -4,7 +4,7 @@ from jaxnets.cells import gru
 from jaxnets.data import mnist1d as mnist1d_data
 from jaxnets.train import accuracy, softmax_cross_entropy
 
-from ._task import Task, rnn_classifier
+from ._task import Task, rnn_classifier, rnn_options
 
 
 def data(*, seed: int = 0, num_samples: int = 5000) -> dict:
@@ -17,9 +17,12 @@ def data(*, seed: int = 0, num_samples: int = 5000) -> dict:
     }  # fmt: skip
 
 
-def model(cell=None, *, num_layers: int = 1, bidirectional: bool = False):
+@rnn_options
+def model(cell=None, *, num_layers: int = 1, bidirectional: bool = False, **rnn):
     """Class logits from the RNN's final output; GRU(64) by default."""
-    return rnn_classifier(cell or gru(64), 10, num_layers=num_layers, bidirectional=bidirectional)
+    return rnn_classifier(
+        cell or gru(64), 10, num_layers=num_layers, bidirectional=bidirectional, **rnn
+    )
 
 
-task = Task("mnist1d", data, model, softmax_cross_entropy, accuracy, "accuracy", "max")
+task = Task("mnist1d", data, model, softmax_cross_entropy, accuracy, "accuracy", "max", 10)

@@ -41,4 +41,6 @@ def model(cell=None, *, num_layers: int = 1, bidirectional: bool = False, attent
     return seq2seq(cell, cell, 10, 12, bos_id=BOS, eos_id=EOS, attention=attention)
 
 
-task = Task("reverse_digits", data, model, softmax_cross_entropy, accuracy, "token_accuracy", "max")
+task = Task(
+    "reverse_digits", data, model, softmax_cross_entropy, accuracy, "token_accuracy", "max", 12
+)

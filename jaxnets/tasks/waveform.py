@@ -54,4 +54,4 @@ def normalized_mse(predictions, targets):
     return mse(predictions, targets) / targets.var()
 
 
-task = Task("waveform", data, model, mse, normalized_mse, "nmse", "min")
+task = Task("waveform", data, model, mse, normalized_mse, "nmse", "min", 1)

@@ -174,10 +174,12 @@ class Trainer:
         }
 
     def run(self, train_state, keys, data, *, first, seeds: int, epochs, batch_size,
-            validation, early_stopping, checkpoint, progress) -> FitResult:  # fmt: skip
+            validation, early_stopping, checkpoint, progress,
+            on_epoch=None) -> FitResult:  # fmt: skip
         """The loop ``fit`` and ``fit_seeds`` share. ``seeds``: 0 for one run (nothing
         stacked), else S, the size of the leading axis of ``train_state`` and ``keys``;
-        ``first``: the first training batch (``sources.first_batch``)."""
+        ``first``: the first training batch (``sources.first_batch``); ``on_epoch``:
+        see ``fit``."""
         if validation is not None:  # checked and put on the device once, not every epoch
             validation = sources.evaluation("fit: `validation`", validation).batches
         fingerprint = None
@@ -214,6 +216,8 @@ class Trainer:
                 bar.set_postfix(loss=float(np.nanmean(loop.history["loss"][-1])))
                 bar.update(1)
             if not loop.active.any():
+                break
+            if on_epoch is not None and on_epoch(epoch, loop.curves(seeds)):
                 break
         if bar is not None:
             bar.close()

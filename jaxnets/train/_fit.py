@@ -117,6 +117,7 @@ def fit(
     early_stopping: EarlyStopping | None = None, l1: float = 0.0, l2: float = 0.0,
     augment: Callable | None = None, tbptt: int | None = None,
     checkpoint: str | None = None, progress: bool | None = None, trainer: Trainer | None = None,
+    on_epoch: Callable | None = None,
 ) -> FitResult:  # fmt: skip
     """Train ``model`` for up to ``epochs`` passes over the data.
 
@@ -164,6 +165,10 @@ def fit(
       trainer: a ``Trainer`` to reuse (its compiled programs), instead of one made
         from ``model``, ``optimizer``, ``loss``, ``metric``, ``l1``, ``l2``,
         ``augment`` and ``tbptt``.
+      on_epoch: ``on_epoch(epoch, history) -> bool`` after every epoch (and its
+        checkpoint), with the ``History`` so far; a true answer ends the run there,
+        as a pruner of a hyperparameter search does. A run stopped so and resumed from
+        its checkpoint goes on from the next epoch.
 
     Returns:
       A ``FitResult``.
@@ -184,7 +189,7 @@ def fit(
     return trainer.run(
         train_state, key, data, first=first, seeds=0, epochs=epochs, batch_size=batch_size,
         validation=validation, early_stopping=early_stopping, checkpoint=checkpoint,
-        progress=progress,
+        progress=progress, on_epoch=on_epoch,
     )  # fmt: skip
 
 
@@ -214,7 +219,7 @@ def fit_seeds(
       keys: (S,) PRNG keys, one per seed.
       options: as ``fit``'s (``lengths``, ``batches``, ``validation``, ``metric``,
         ``early_stopping``, ``l1``, ``l2``, ``augment``, ``tbptt``, ``checkpoint``,
-        ``progress``).
+        ``progress``, ``on_epoch``, whose ``History`` has a leading seed axis).
 
     Returns:
       A ``FitResult`` whose every field has a leading seed axis.
@@ -228,6 +233,7 @@ def fit_seeds(
         "early_stopping",
         "checkpoint",
         "progress",
+        "on_epoch",
     }
     if unknown:
         raise TypeError(f"fit_seeds: unexpected argument(s) {sorted(unknown)}.")
@@ -253,6 +259,7 @@ def fit_seeds(
         train_state, fit_keys, data, first=first_batch, seeds=int(keys.shape[0]), epochs=epochs,
         batch_size=batch_size, validation=validation, early_stopping=early_stopping,
         checkpoint=options.get("checkpoint"), progress=options.get("progress"),
+        on_epoch=options.get("on_epoch"),
     )  # fmt: skip
 
 

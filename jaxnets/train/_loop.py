@@ -180,16 +180,21 @@ class Loop:
                 self.best_state if keep.all() else select(jnp.asarray(keep), self.best_state, final)
             )
             best_epoch = np.where(keep, stats.best_epoch, best_epoch)
+        if not seeds:
+            best_epoch, epochs_run = int(best_epoch[0]), int(stats.epochs_run[0])
+        else:
+            epochs_run = stats.epochs_run.copy()
+        history = self.curves(seeds)
+        return FitResult(*final, history=history, best_epoch=best_epoch, epochs_run=epochs_run)
+
+    def curves(self, seeds) -> History:
+        """The ``History`` so far: (S, E) arrays, or (E,) for one run (``seeds`` 0)."""
         curves = {
-            k: np.stack(v, axis=-1) if v else np.zeros((len(best_epoch), 0))
+            k: np.stack(v, axis=-1) if v else np.zeros((self.size, 0))
             for k, v in self.history.items()
         }
         if not self.has_validation:
             curves["val_metric"] = None
         if not seeds:
             curves = {k: None if v is None else v[0] for k, v in curves.items()}
-            best_epoch, epochs_run = int(best_epoch[0]), int(stats.epochs_run[0])
-        else:
-            epochs_run = stats.epochs_run.copy()
-        history = History(**curves, seconds=np.asarray(self.seconds))
-        return FitResult(*final, history=history, best_epoch=best_epoch, epochs_run=epochs_run)
+        return History(**curves, seconds=np.asarray(self.seconds))
