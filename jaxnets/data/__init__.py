@@ -1,6 +1,10 @@
 """Offline data sets, seeded splits and batch augmentation.
 
 One-hot labels: ``jax.nn.one_hot(y, num_classes)``.
+
+``AUGMENTATIONS`` names the built-in augmentations of NHWC image batches that a sweep's
+``fit.augment`` can name: ``flip`` (left-right, p = 0.5), ``shift`` (up to 2 pixels
+each way) and ``flip_shift`` (both).
 """
 
 from ._adding import adding_problem as adding_problem
@@ -21,7 +25,14 @@ from ._splits import holdout as holdout
 from ._splits import kfold as kfold
 from ._splits import train_test_split as train_test_split
 
+AUGMENTATIONS = {
+    "flip": random_flip(2),
+    "shift": random_shift(2),
+    "flip_shift": chain(random_flip(2), random_shift(2)),
+}
+
 __all__ = [
+    "AUGMENTATIONS",
     "FASHION_MNIST_CLASSES",
     "Batch",
     "BucketBatches",

@@ -2,6 +2,7 @@
 variable-length data, streams of batches), losses, regularization, evaluation protocols,
 standardization and checkpoints."""
 
+from ._checkpoint import atomic_write as atomic_write
 from ._checkpoint import checkpoint_fingerprint as checkpoint_fingerprint
 from ._checkpoint import load_checkpoint as load_checkpoint
 from ._checkpoint import save_checkpoint as save_checkpoint
@@ -22,6 +23,7 @@ from ._losses import binary_cross_entropy as binary_cross_entropy
 from ._losses import mse as mse
 from ._losses import perplexity as perplexity
 from ._losses import softmax_cross_entropy as softmax_cross_entropy
+from ._optimizer import OPTIMIZERS as OPTIMIZERS
 from ._optimizer import optimizer as optimizer
 from ._predict import predictor as predictor
 from ._regularization import l1_penalty as l1_penalty
@@ -38,6 +40,7 @@ from ._step import train_step as train_step
 from ._step import truncated_bptt as truncated_bptt
 
 __all__ = [
+    "OPTIMIZERS",
     "EarlyStopping",
     "Estimate",
     "FitResult",
@@ -46,6 +49,7 @@ __all__ = [
     "TrainState",
     "Trainer",
     "accuracy",
+    "atomic_write",
     "binary_cross_entropy",
     "bootstrap_evaluate",
     "checkpoint_fingerprint",

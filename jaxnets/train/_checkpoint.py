@@ -66,9 +66,8 @@ def save_checkpoint(path, tree, *, fingerprint: dict | None = None) -> None:
     tree (``fit`` records its model, optimizer and training options), which
     ``load_checkpoint`` can compare.
 
-    The bytes go to ``.<name>.tmp`` in the same folder, are flushed and fsynced,
-    then renamed over ``path``: a crash at any moment leaves either the old file or
-    the new one, never a mix. A SHA-256 of the payload lets ``load_checkpoint``
+    The file is written with ``atomic_write``: a crash at any moment leaves either the
+    old file or the new one, never a mix. A SHA-256 of the payload lets ``load_checkpoint``
     refuse a truncated or corrupted file.
     """
     meta = {
@@ -78,14 +77,20 @@ def save_checkpoint(path, tree, *, fingerprint: dict | None = None) -> None:
     }
     body = {"meta": meta, "tree": serialization.to_state_dict(_plain(tree))}
     payload = serialization.msgpack_serialize(body)
+    atomic_write(path, MAGIC + hashlib.sha256(payload).digest() + payload)
+
+
+def atomic_write(path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a crash at any moment leaves the old file or
+    the new one, never a mix: the bytes go to a temporary file in the same folder
+    (named for this process, so that two processes writing one file never share it),
+    are flushed and fsynced, renamed over ``path``, and the folder is fsynced."""
     folder = os.path.dirname(os.path.abspath(path))
-    # One fixed temporary name per checkpoint: a write killed half-way leaves it
-    # behind, and the next save reuses (and then renames) it instead of piling up.
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.tmp")
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(MAGIC + hashlib.sha256(payload).digest() + payload)
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

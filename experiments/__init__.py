@@ -1,1 +1,0 @@
-"""Experiments on jaxnets: config-driven sweeps, a resumable results store, reports."""
