@@ -287,8 +287,8 @@ def _space(where, space, tasks, objects):
                 "schedule, and their options as cell.NAME, model.NAME, optimizer.NAME, "
                 "schedule.NAME, fit.NAME."
             )
-        if section in ("cell", "model") and section != kind:
-            raise ConfigError(f"{where}: `space.{key}` needs `space.{section}`, which is not set.")
+        if section == "cell" and kind != "cell":
+            raise ConfigError(f"{where}: `space.{key}` needs `space.cell`, which is not set.")
         parsed[key] = space_.parse(f"{where}: `space.{key}`", value)
     parsed[kind] = _targets_of(where, kind, parsed[kind], objects)
     if "fit.augment" in parsed:
@@ -314,6 +314,9 @@ def _targets_of(where, kind, spec, objects, key=None):
         raise ConfigError(f"{where}: `space.{key or kind}` must list its values, got a range.")
     refs = []
     for value in values:
+        if value is None and kind == "augment":  # null: no augmentation
+            refs.append(None)
+            continue
         ref, obj = targets.resolve(f"{where}: `space.{key or kind}`", kind, value)
         if not callable(obj):
             raise ConfigError(
@@ -385,7 +388,7 @@ def check_builds(where, sweep: Sweep, points, check_data: bool):
             if sweep.budget["batch_size"] > rows:
                 raise ConfigError(
                     f"{where}: `budget.batch_size` {sweep.budget['batch_size']} is larger than "
-                    f"task {ref!r}'s {rows} training rows (after the validation split); "
+                    f"the {rows} training rows of task {ref!r} (after the validation split); "
                     f"accepted: 1 to {rows}."
                 )
         steps = (rows or sweep.budget["batch_size"]) // sweep.budget["batch_size"]
@@ -406,7 +409,7 @@ def trials(sweep: Sweep, points, platform: str) -> list:
     found = []
     for task, options in sweep.tasks.items():
         for point in points:
-            refs = [task, *(v for k, v in point.items() if k in ("cell", "model", "fit.augment"))]
+            refs = [task, *targets.references(point)]
             code = {r: targets.source_hash(sweep.objects[r]) for r in refs}
             for seed in sweep.seeds:
                 found.append(Trial(task, options, point, seed, sweep.budget, training, code,

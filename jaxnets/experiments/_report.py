@@ -11,6 +11,8 @@ from collections import defaultdict
 
 from jaxnets.train import atomic_write
 
+from ._targets import references
+
 TARGETS = ("cell", "model")
 
 
@@ -36,7 +38,7 @@ def summarize(store, run: str) -> list:
             "val_mean": _mean(vals), "test_mean": _mean(tests),
             "test_std": statistics.stdev(tests) if len(tests) > 1 else 0.0 if tests else None,
             "compile_s": _mean([r["compile_s"] for r in done if r["compile_s"] is not None]),
-            "step_ms": _mean([r["step_ms"] for r in done]),
+            "step_ms": _mean([r["step_ms"] for r in done if r["step_ms"] is not None]),
             "wall_s": _mean([r["wall_s"] for r in done]),
             "device": group[0]["config"]["platform"],
             "seed_metrics": tests,
@@ -124,7 +126,7 @@ def best_config(store, run: str, rows: list, task: str) -> str | None:
     if best is None:
         return None
     point = {k: best[k] for k in best["point_keys"] if k in best}
-    refs = [task, *(v for k, v in point.items() if k in (*TARGETS, "fit.augment"))]
+    refs = [task, *references(point)]
     if any("<" in str(r) for r in refs):
         return None
     out = {

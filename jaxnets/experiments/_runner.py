@@ -101,9 +101,9 @@ def run_job(job: Job) -> list:
     (the task's metric on the test split; None when pruned), ``val_metric`` (the
     validation metric the run ended with: its best epoch's under early stopping),
     ``final_loss``, ``wall_s`` (of the whole vmapped program), ``compile_s`` (the first
-    epoch's time beyond a typical epoch's), ``step_ms`` (a typical epoch's time per
-    batch), ``seeds_together``, ``jax_version``, ``device`` and ``epochs``: (loss,
-    validation metric, gradient norm) per epoch."""
+    epoch's time beyond a typical epoch's) and ``step_ms`` (a typical epoch's time per
+    batch; both None after a single epoch), ``seeds_together``, ``jax_version``,
+    ``device`` and ``epochs``: (loss, validation metric, gradient norm) per epoch."""
     task = job.objects[job.task]
     data = task_data(job.task, task, job.task_options, job.budget["validation_fraction"])
     where = f"task {job.task!r}, configuration {job.point}"
@@ -146,7 +146,8 @@ def run_job(job: Job) -> list:
             "final_metric": None if test[i] is None else float(test[i]),
             "val_metric": float(history.val_metric[i, best]),
             "final_loss": float(history.loss[i, ran - 1]), "wall_s": wall,
-            "compile_s": compile_s, "step_ms": 1000 * typical / max(steps, 1),
+            "compile_s": compile_s,
+            "step_ms": None if compile_s is None else 1000 * typical / max(steps, 1),
             "seeds_together": len(job.seeds), "jax_version": jax.__version__,
             "device": f"{device.platform}:{device.device_kind}",
             "epochs": [tuple(_plain(v) for v in row) for row in curves[:ran]],

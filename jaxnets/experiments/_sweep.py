@@ -2,6 +2,7 @@
 and random points, or an Optuna search asked and told one configuration at a time."""
 
 import hashlib
+import json
 import os
 import sys
 import time
@@ -13,6 +14,7 @@ from . import _space as space_
 from ._config import Sweep, trials
 from ._runner import Job, run_job
 from ._store import DONE
+from ._targets import references
 
 
 class Outcome(NamedTuple):
@@ -72,8 +74,7 @@ class _Runner:
         seeds = tuple(t.seed for t in claimed)
         name = hashlib.sha256(f"{first.config_hash}{seeds}".encode()).hexdigest()[:16]
         task = self.sweep.objects[first.task]
-        refs = {first.task, *(v for k, v in first.point.items()
-                              if k in ("cell", "model", "fit.augment"))}  # fmt: skip
+        refs = {first.task, *references(first.point)}
         return Job(
             first.task, first.task_options, first.point, seeds, first.budget,
             self.sweep.early_stopping, self.sweep.pruner, task.mode,
@@ -241,26 +242,39 @@ def _optuna(sweep, store, runner) -> list:
     mode = sweep.objects[task].mode
     distributions = space_.optuna_distributions(sweep.space)
     fixed = space_.fixed(sweep.space)
+    recorded = store.points(sweep.name)
     study = optuna.create_study(
         direction="minimize" if mode == "min" else "maximize",
-        sampler=optuna.samplers.TPESampler(seed=sweep.search["seed"]),
+        # A resumed search must not replay the first process's random draws: the seed
+        # also counts the configurations already asked.
+        sampler=optuna.samplers.TPESampler(seed=sweep.search["seed"] + 100_003 * len(recorded)),
     )
-    all_trials = []
+    all_trials, seen = [], {}
 
     def run_point(point):
         found = runner.trials_of([point])
         all_trials.extend(found)
         runner.until_done(found, [found])
-        return _told(store, sweep.name, found, distributions)
+        seen[json.dumps(point, sort_keys=True)] = told = _told(
+            store, sweep.name, found, distributions
+        )
+        return told
 
-    for point in store.points(sweep.name):
+    for point in recorded:
         study.add_trial(run_point(point))
-    while len(store.points(sweep.name)) < sweep.search["trials"]:
+    repeats = 0
+    while len(store.points(sweep.name)) < sweep.search["trials"] and repeats < 100:
         asked = study.ask(distributions)
         point = {**fixed, **asked.params}
-        store.add_point(sweep.name, point)
-        told = run_point(point)
-        study.tell(asked, told.value if told.state.name == "COMPLETE" else None, state=told.state)
+        told = seen.get(json.dumps(point, sort_keys=True))
+        if told is None:  # a new configuration
+            repeats = 0
+            store.add_point(sweep.name, point)
+            told = run_point(point)
+        else:  # asked again (a discrete space): the sampler hears the same answer
+            repeats += 1
+        value = told.value if told.state.name == "COMPLETE" else None
+        study.tell(asked, value, state=told.state)
     return all_trials
 
 

@@ -175,6 +175,11 @@ def accepted(section: str, target=None) -> list | None:
     return keywords(target, skip={"cell"})
 
 
+def references(point: dict) -> list:
+    """The targets a point names: its cell or model, and its augmentation."""
+    return [v for k, v in point.items() if k in ("cell", "model", "fit.augment") and v is not None]
+
+
 def split(point: dict, section: str) -> dict:
     """The ``section.*`` entries of a point, without the prefix."""
     prefix = section + "."
@@ -182,7 +187,7 @@ def split(point: dict, section: str) -> dict:
 
 
 def build_cell(where, ref, constructor, options):
-    cell = _call(where, ref, constructor, options)
+    cell = _call(where, f"cell {ref!r}", constructor, options)
     if not isinstance(cell, Cell) and not all(
         callable(getattr(cell, n, None)) for n in ("init", "initial_carry", "step")
     ):
@@ -211,7 +216,7 @@ def build_model(where, task: Task, point: dict, objects: dict):
         for name in ("num_classes", "num_outputs"):
             if name in names and name not in options and task.num_outputs is not None:
                 options[name] = task.num_outputs
-        model = _call(where, ref, builder, options)
+        model = _call(where, f"model {ref!r}", builder, options)
     if not isinstance(model, Layer) and not all(
         callable(getattr(model, n, None)) for n in ("init", "apply")
     ):
