@@ -64,7 +64,7 @@ def jaxnets_steps(model, size, *, plain=False):
     import jax.numpy as jnp
     import optax
 
-    from jaxnets.cells import elman, gru, lstm
+    from jaxnets.cells import CELLS
     from jaxnets.models import keras_convnet
     from jaxnets.rnn import recurrent
     from jaxnets.train import TrainState, predictor, softmax_cross_entropy, train_step
@@ -75,7 +75,7 @@ def jaxnets_steps(model, size, *, plain=False):
         y, loss = jnp.arange(64) % 10, softmax_cross_entropy
     else:
         b, t, d, h = SIZES[size]
-        cell = {"elman": elman, "gru": gru, "lstm": lstm}[model](h)
+        cell = CELLS[model](h)
         net = recurrent(cell._replace(scan=None) if plain else cell)
         x, y = jax.random.normal(jax.random.key(1), (b, t, d)), jnp.zeros((b,))
 

@@ -26,7 +26,10 @@ RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 
 def _parse():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cells", default="elman,gru,lstm,clockwork")
+    parser.add_argument(
+        "--cells", default="elman,gru,lstm,clockwork",
+        help="names in jaxnets.cells.CELLS, comma-separated",
+    )  # fmt: skip
     parser.add_argument("--lengths", default="10,25,50,100,200,400,800,1600")
     parser.add_argument("--unrolls", default="python,1,2,4,8,16")
     parser.add_argument("--batch", type=int, default=16)
@@ -43,10 +46,12 @@ def main():
     import jax
     import jax.numpy as jnp
 
-    from jaxnets.cells import clockwork, elman, gru, lstm
+    from jaxnets.cells import CELLS
     from jaxnets.rnn import unroll
 
-    makers = {"elman": elman, "gru": gru, "lstm": lstm, "clockwork": clockwork}
+    unknown = set(args.cells.split(",")) - set(CELLS)
+    if unknown:
+        raise SystemExit(f"--cells: unknown {sorted(unknown)}; known: {sorted(CELLS)}")
     lengths = [int(t) for t in args.lengths.split(",")]
     unrolls = [u if u == "python" else int(u) for u in args.unrolls.split(",")] + ["remat"]
     device = jax.devices()[0]
@@ -76,7 +81,7 @@ def main():
         return compile_s, statistics.median(times), peak
 
     for name in args.cells.split(","):
-        cell = makers[name](args.hidden)
+        cell = CELLS[name](args.hidden)
         params = cell.init(jax.random.key(0), args.features)
         for how in unrolls:
             stopped = False

@@ -4,6 +4,7 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -46,3 +47,29 @@ def test_the_training_page_runs_as_written(capsys):
     assert namespace["result"].history.loss.shape == (5,)
     assert namespace["seeds"].epochs_run.shape == (4,)
     assert 0 < namespace["batches"].padding_fraction < 1 - namespace["lengths"].mean() / 12
+
+
+def test_the_sweeps_page_runs_as_written(capsys):
+    import re
+
+    from jaxnets.experiments import ConfigError, validate
+
+    page = (ROOT / "docs" / "sweeps.md").read_text()
+    namespace = {}
+    for block in re.findall(r"```python\n(.*?)```", page, re.S):
+        exec(compile(block, "docs/sweeps.md", "exec"), namespace)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "6 0 0"  # as the page's comment says
+    assert len(lines) == 4
+    # The YAML blocks pass the same validation (the import paths named after the page's
+    # module; the data is not read, so no training data is needed).
+    digits, leaky = None, None
+    for block in re.findall(r"```yaml\n(.*?)```", page, re.S):
+        raw = yaml.safe_load(block)
+        if raw["name"] == "digits":
+            digits = validate(raw, check_data=False)
+        else:
+            with pytest.raises(ConfigError, match="'mylab.leaky:summing' does not import"):
+                validate(raw, check_data=False)
+            leaky = raw
+    assert len(digits.points) == 12 and leaky["search"]["method"] == "optuna"

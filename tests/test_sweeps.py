@@ -248,7 +248,8 @@ def leaky(hidden_size, *, leak=0.5):
         return jnp.zeros((*batch_shape, hidden_size))
 
     def step(params, h, x):
-        h = (1 - leak) * h + leak * jnp.tanh(x @ params["w_x"] + h @ params["w_h"] + params["b"][None])
+        z = x @ params["w_x"] + h @ params["w_h"] + params["b"][None]
+        h = (1 - leak) * h + leak * jnp.tanh(z)
         return h, h
 
     return Cell(init, initial_carry, step)

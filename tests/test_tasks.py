@@ -116,11 +116,13 @@ def test_every_task_builds_its_default_model():
         data_shape = {
             "adding": (100, 2), "copy_memory": (70, 10), "digits_rows": (8, 8),
             "mnist1d": (40, 1), "reverse_digits": ((10,), (11,)), "waveform": (0,),
-            "licence_sentences": (64,),
+            "licence_sentences": (64,), "digits": (28, 28, 1), "fashion_mnist": (28, 28, 1),
         }[name]  # fmt: skip
         _out_shape, params, _ = model.init(jax.random.key(0), data_shape)
         assert jax.tree.leaves(params), name
         assert task.mode in ("min", "max")
+        # What the sweeps give a model builder as num_classes / num_outputs.
+        assert _out_shape[-1] == task.num_outputs, name
 
 
 def test_task_arguments_are_checked():
