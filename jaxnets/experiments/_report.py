@@ -96,7 +96,7 @@ def markdown(store, run: str, rows: list) -> str:
         for i, r in enumerate(task_rows, 1):
             test = "-" if r["test_mean"] is None else f"{r['test_mean']:.4f} +- {r['test_std']:.4f}"
             val = "-" if r["val_mean"] is None else f"{r['val_mean']:.4f}"
-            cells = " | ".join(_fmt(r.get(k)) for k in keys)
+            cells = " | ".join("none" if r.get(k) is None else _fmt(r.get(k)) for k in keys)
             lines.append(
                 f"| {i} | {cells} | {r['status']} | {r['params'] or '-'} | {r['seeds']} | {val} "
                 f"| {test} | {_fmt(r['compile_s'], 2)} | {_fmt(r['step_ms'], 3)} "
