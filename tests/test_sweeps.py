@@ -197,6 +197,12 @@ def test_a_tiny_sweep_runs_end_to_end_and_reports(tmp_path, capsys):
     # --force runs done trials again.
     assert main(["sweep", str(path), "--results", str(results), "--force", "--no-plots"]) == 0
     assert "ran 4, pruned 0, failed 0, skipped 0" in capsys.readouterr().out
+    # The same run name with another space: the run forgets its old configurations
+    # (the store keeps their trials, found done by any sweep asking for them again).
+    narrower = _write(tmp_path, {**TINY, "space": {**TINY["space"], "cell": ["gru"]}})
+    assert main(["sweep", str(narrower), "--results", str(results), "--no-plots"]) == 0
+    assert "ran 0, pruned 0, failed 0, skipped 2" in capsys.readouterr().out
+    assert [r["cell"] for r in summarize(store, "tiny")] == ["gru"]
 
 
 def test_dry_run_lists_the_trials_and_runs_nothing(tmp_path, capsys):

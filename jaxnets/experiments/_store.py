@@ -140,9 +140,15 @@ class Store:
 
     # -- runs ---------------------------------------------------------------------------
     def add_run(self, name: str, config: dict, metrics: dict):
-        """Record the sweep ``name`` (a re-run replaces its config), with each task's
-        ``{"name": metric name, "mode": "min" | "max"}`` for the reports."""
+        """Record the sweep ``name``, with each task's ``{"name": metric name, "mode":
+        "min" | "max"}`` for the reports. A run of the same name with another config
+        starts afresh: its configurations and trials are forgotten by the run (the
+        trials stay in the store, where any sweep asking for them finds them done)."""
         with self.transaction():
+            old = self.db.execute("SELECT config FROM runs WHERE name=?", (name,)).fetchone()
+            if old is not None and json.loads(old[0]) != json.loads(json.dumps(config)):
+                self.db.execute("DELETE FROM run_points WHERE run=?", (name,))
+                self.db.execute("DELETE FROM run_trials WHERE run=?", (name,))
             self.db.execute(
                 "INSERT INTO runs VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
                 "config=excluded.config, metrics=excluded.metrics",
