@@ -69,7 +69,7 @@ def test_the_sweeps_page_runs_as_written(capsys):
         if raw["name"] == "digits":
             digits = validate(raw, check_data=False)
         else:
-            with pytest.raises(ConfigError, match="'mylab.leaky:summing' does not import"):
+            with pytest.raises(ConfigError, match=r"'mylab\.leaky:summing' does not import"):
                 validate(raw, check_data=False)
             leaky = raw
     assert len(digits.points) == 12 and leaky["search"]["method"] == "optuna"
