@@ -60,12 +60,13 @@ def _mean(values):
 
 
 def varying(rows: list) -> list:
-    """The swept keys whose values differ between rows, the target first."""
+    """The swept keys whose values differ between rows, the target first (shown also
+    when nothing else varies)."""
     keys = []
     for row in rows:
         keys += [k for k in row["point_keys"] if k not in keys]
     found = [k for k in keys if len({repr(r.get(k)) for r in rows}) > 1]
-    targets = [k for k in keys if k in TARGETS]
+    targets = [k for k in keys if k in TARGETS and (k in found or not found)]
     return targets + [k for k in found if k not in TARGETS]
 
 
