@@ -552,6 +552,30 @@ def test_the_ray_executor_stores_what_the_local_one_does(tmp_path):
         np.testing.assert_allclose(a[key]["epochs"], b[key]["epochs"], rtol=1e-5)
 
 
+def test_ray_runs_a_cell_from_a_file_the_workers_cannot_import(tmp_path):
+    import ray
+
+    module = tmp_path / "only_here.py"
+    module.write_text(textwrap.dedent(USER_MODULE))
+    raw = {**TINY, "space": {"cell": f"{module}:leaky", "cell.hidden_size": 4}}
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        outcome = run_sweep(validate(raw), Store(tmp_path / "results.sqlite"),
+                            results=str(tmp_path), executor="ray", progress=False)  # fmt: skip
+    finally:
+        ray.shutdown()
+    assert (outcome.ran, outcome.failed) == (2, 0)
+
+
+def test_the_cpu_as_several_devices(tmp_path):
+    path = _write(tmp_path, TINY)
+    process = _cli("sweep", path, "--devices", "2", "--results", tmp_path / "r", "--no-plots")
+    out, err = process.communicate(timeout=600)
+    assert process.returncode == 0, err
+    assert "ran 4" in out
+    assert main(["sweep", str(path), "--devices", "0", "--results", str(tmp_path / "s")]) == 2
+
+
 def test_ray_trials_with_gpus_are_trials_of_another_platform():
     from jaxnets.experiments._sweep import platform
 

@@ -62,7 +62,7 @@ class _Runner:
         self.bar = _progress(progress)
         self.remote = None
         if executor == "ray":
-            self.remote = _ray(address, cpus, gpus)
+            self.remote = _ray(address, cpus, gpus, sweep.objects)
 
     def trials_of(self, points):
         found = trials(self.sweep, points, self.platform)
@@ -302,15 +302,35 @@ def _told(store, run, found, distributions):
     )
 
 
-def _ray(address, cpus, gpus):
+def _ray(address, cpus, gpus, objects):
     try:
         import ray
+        from ray import cloudpickle
     except ImportError as error:
         raise ImportError("--executor ray needs Ray: pip install 'jaxnets[ray]'") from error
+    # A worker may not import what the driver imported from a file or from its working
+    # directory: send the code of such modules with the jobs instead of their names.
+    for module in _local_modules(objects):
+        cloudpickle.register_pickle_by_value(module)
     started_here = not ray.is_initialized()
     if started_here:
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
     return ray.remote(num_cpus=cpus, num_gpus=gpus)(run_job), started_here
+
+
+def _local_modules(objects) -> list:
+    """The modules of the targets (and of a task's functions) that are not installed."""
+    installed = tuple({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix)})
+    found = {}
+    for obj in objects.values():
+        parts = [obj, *(getattr(obj, n, None) for n in ("data", "model", "loss", "metric"))]
+        for part in filter(None, parts):
+            module = sys.modules.get(getattr(part, "__module__", None) or "")
+            path = getattr(module, "__file__", None)
+            local = path and not os.path.realpath(path).startswith(installed)
+            if local and module.__name__.split(".")[0] not in ("jaxnets", "__main__"):
+                found[module.__name__] = module
+    return list(found.values())
 
 
 def _run_on_ray(remote, work, record):
