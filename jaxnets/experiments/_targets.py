@@ -42,10 +42,30 @@ FIT_RESERVED = {
 
 
 def reference(obj) -> str:
-    """``module:qualname`` of a Python object given to ``sweep`` directly."""
-    module = getattr(obj, "__module__", None) or type(obj).__module__
-    name = getattr(obj, "__qualname__", None) or getattr(obj, "name", None) or type(obj).__name__
-    return f"{module}:{name}"
+    """The import path ``module:attribute`` that names a Python object given to ``sweep``
+    directly, when its module holds it under a name; else ``<kind name>``, which names
+    it in reports but is not a path a config file can use."""
+    modules = [getattr(obj, "__module__", None), getattr(getattr(obj, "data", None),
+                                                         "__module__", None)]  # fmt: skip
+    for module_name in filter(None, modules):
+        module = sys.modules.get(module_name)
+        if module is None or module_name == "__main__" or module_name.startswith("jaxnets_user_"):
+            continue
+        qualname = getattr(obj, "__qualname__", "")
+        if "<" not in qualname and _attribute(module, qualname) is obj:
+            return f"{module_name}:{qualname}"
+        for name, value in vars(module).items():
+            if value is obj:
+                return f"{module_name}:{name}"
+    name = getattr(obj, "__qualname__", None) or getattr(obj, "name", None) or "?"
+    return f"<{type(obj).__name__} {name}>"
+
+
+def _attribute(module, dotted):
+    obj = module
+    for part in dotted.split(".") if dotted else ():
+        obj = getattr(obj, part, None)
+    return obj if dotted else None
 
 
 def source_hash(obj) -> str:
