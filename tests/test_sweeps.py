@@ -511,6 +511,35 @@ def test_an_expired_lease_is_taken_over_and_a_live_one_is_left(tmp_path, capsys)
     assert "ran 1" in capsys.readouterr().out
 
 
+def test_results_of_a_trial_taken_over_are_dropped(tmp_path):
+    from jaxnets.experiments._config import trials
+    from jaxnets.experiments._sweep import platform
+
+    sweep = validate(TINY, check_data=False)
+    trial = trials(sweep, sweep.points, platform())[0]
+    store = Store(tmp_path / "results.sqlite")
+    assert store.claim(trial)
+    result = {
+        "status": "finished", "params": 1, "final_metric": 0.5, "val_metric": 0.5,
+        "final_loss": 1.0, "wall_s": 1.0, "compile_s": 0.1, "step_ms": 1.0,
+        "seeds_together": 1, "jax_version": "x", "device": "cpu", "epochs": [(1, 2, 3)],
+    }  # fmt: skip
+    store.db.execute("UPDATE trials SET owner='other:1:aaaa0000' WHERE key=?", (trial.key,))
+    assert not store.record(trial, result) and not store.fail(trial, "boom")
+    assert store.status([trial.key]) == {trial.key: "elsewhere"}
+    assert store.db.execute("SELECT count(*) FROM epochs").fetchone() == (0,)
+
+
+def test_fashion_mnist_sweeps_the_convnets_on_its_images():
+    raw = {
+        "tasks": {"fashion_mnist": {"n_train": 600, "n_test": 100}},
+        "space": {"model": ["keras_convnet", "lenet5", "mlp"]}, "budget": {"batch_size": 32},
+    }  # fmt: skip
+    assert len(validate(raw).points) == 3  # built and traced on the 28x28x1 images
+    with pytest.raises(ConfigError, match=r"`tasks.fashion_mnist`: its data: .*`n_train`"):
+        validate({**raw, "tasks": {"fashion_mnist": {"n_train": 0}}})
+
+
 SLOW = {**TINY, "name": "slow", "space": {**TINY["space"], "cell": ["elman", "gru", "mgu", "lstm"]},
         "budget": {"epochs": 3, "batch_size": 16}}  # fmt: skip
 

@@ -150,6 +150,12 @@ def main(argv=None) -> int:
     except (ConfigError, StoreError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return BAD_INPUT
+    except KeyboardInterrupt:
+        # run_sweep has released this process's claims: another process, or the next
+        # run, takes them over at once and resumes them from their checkpoints.
+        print("interrupted: the unfinished trials resume when the sweep runs again.",
+              file=sys.stderr)  # fmt: skip
+        return 130
 
 
 if __name__ == "__main__":

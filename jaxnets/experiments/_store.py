@@ -257,30 +257,38 @@ class Store:
         lease, while the body runs (training holds the main thread for minutes)."""
         return _KeepAlive(self)
 
-    def record(self, trial, result: dict):
+    def record(self, trial, result: dict) -> bool:
         """Write a trial's results (``result["status"]``: finished or pruned) and its
-        epochs, all in one transaction."""
+        epochs, all in one transaction, if this process still holds its claim (another
+        may have taken over an expired lease). Returns whether it was written."""
         with self.transaction():
-            self.db.execute(
+            cursor = self.db.execute(
                 "UPDATE trials SET status=?, params=?, final_metric=?, val_metric=?, "
                 "final_loss=?, wall_s=?, compile_s=?, step_ms=?, seeds_together=?, "
-                "jax_version=?, device=?, error=NULL, updated=? WHERE key=?",
+                "jax_version=?, device=?, error=NULL, updated=? "
+                "WHERE key=? AND owner=? AND status='running'",
                 (result["status"], result["params"], result["final_metric"],
                  result["val_metric"], result["final_loss"], result["wall_s"],
                  result["compile_s"], result["step_ms"], result["seeds_together"],
-                 result["jax_version"], result["device"], time.time(), trial.key),
+                 result["jax_version"], result["device"], time.time(), trial.key, OWNER),
             )  # fmt: skip
+            if cursor.rowcount == 0:
+                return False
             self.db.executemany(
                 "INSERT OR REPLACE INTO epochs VALUES (?, ?, ?, ?, ?)",
                 [(trial.key, e, *values) for e, values in enumerate(result["epochs"])],
             )
+        return True
 
-    def fail(self, trial, error: str):
+    def fail(self, trial, error: str) -> bool:
+        """Mark a trial failed with ``error``, if this process still holds its claim."""
         with self.transaction():
-            self.db.execute(
-                "UPDATE trials SET status='failed', error=?, updated=? WHERE key=?",
-                (error, time.time(), trial.key),
+            cursor = self.db.execute(
+                "UPDATE trials SET status='failed', error=?, updated=? "
+                "WHERE key=? AND owner=? AND status='running'",
+                (error, time.time(), trial.key, OWNER),
             )
+        return cursor.rowcount > 0
 
     # -- reading ------------------------------------------------------------------------
     def status(self, keys) -> dict:

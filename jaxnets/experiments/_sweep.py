@@ -107,21 +107,27 @@ class _Runner:
         return sum(len(c) for c in work)
 
     def record(self, claimed, results=None, error=None):
+        lost = 0
         if error is not None:
-            for trial in claimed:
-                self.store.fail(trial, error)
-            self.counts["failed"] += len(claimed)
+            lost = sum(not self.store.fail(trial, error) for trial in claimed)
+            self.counts["failed"] += len(claimed) - lost
             self.log(f"failed: {claimed[0].task} {claimed[0].point}: {error.splitlines()[-1]}")
         else:
             for trial, result in zip(claimed, results):
                 finite = all(_finite(result[k]) for k in ("val_metric", "final_loss"))
                 if result["status"] == "finished" and not finite:
-                    self.store.fail(trial, f"non-finite result: validation {result['val_metric']}"
-                                           f", loss {result['final_loss']}")  # fmt: skip
-                    self.counts["failed"] += 1
+                    message = (f"non-finite result: validation {result['val_metric']}, loss "
+                               f"{result['final_loss']}")  # fmt: skip
+                    kept, kind = self.store.fail(trial, message), "failed"
                 else:
-                    self.store.record(trial, result)
-                    self.counts["ran" if result["status"] == "finished" else "pruned"] += 1
+                    kept = self.store.record(trial, result)
+                    kind = "ran" if result["status"] == "finished" else "pruned"
+                self.counts[kind] += kept
+                lost += not kept
+        if lost:  # this process stalled past its lease and another took the trials over
+            where = f"{claimed[0].task} {claimed[0].point}"
+            self.log(f"{lost} trials of {where} were taken over by another process while this "
+                     "one ran them; its results are dropped")  # fmt: skip
         if self.bar is not None:
             self.bar.update(len(claimed))
 
