@@ -148,7 +148,10 @@ def test_bad_input_names_the_argument():
         unroll(cell, params, _xs(), lengths=np.array([5, 0]))
     with pytest.raises(ValueError, match=r"`lengths` must lie in \[1, T\]"):
         unroll(cell, params, _xs(), lengths=np.array([6, 1]))
-    with pytest.raises(ValueError, match=r"`lengths` must have the batch shape \(2,\), got \(3,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"`lengths` must have the batch shape \(2,\) \(one per sequence\), got \(3,\)",
+    ):
         unroll(cell, params, _xs(), lengths=np.array([1, 2, 3]))
     with pytest.raises(
         ValueError, match=r"gru.step: `carry` must have shape \(2, 4\), got \(2, 6\)"

@@ -252,7 +252,7 @@ def test_a_trainer_compiles_once_for_several_runs():
         ({"key": None}, "`key` must be a PRNG key"),
         ({"key": 3}, "`key` must be a PRNG key"),
         ({"batch_size": 13}, r"`batch_size` must be an int in \[1, 12\]"),
-        ({"lengths": np.ones(11, np.int32)}, r"`lengths` must have shape \(12,\)"),
+        ({"lengths": np.ones(11, np.int32)}, r"`lengths` must have the batch shape \(12,\)"),
         ({"lengths": np.full(12, -1, np.int32)}, r"`lengths` must lie in \[1, T\] = \[1, 7\]"),
         ({"lengths": np.full(12, 8, np.int32)}, r"`lengths` must lie in \[1, T\] = \[1, 7\]"),
         (

@@ -106,3 +106,28 @@ def test_recurrent_layers_reject_bad_input():
         bidirectional(gru(H), gru(H), merge="max")
     with pytest.raises(ValueError, match="`num_layers`"):
         stacked_rnn(gru(H), 0)
+
+
+def test_one_valid_step_mask_serves_every_reader():
+    from jaxnets.core import output_shape
+    from jaxnets.rnn import step_mask
+
+    lengths = jnp.array([3, 1, 5])
+    mask = step_mask(lengths, 5)
+    np.testing.assert_array_equal(mask, np.arange(5)[None] < np.array([3, 1, 5])[:, None])
+    np.testing.assert_array_equal(step_mask(lengths, 5, time_major=True), mask.T)
+    assert step_mask(None, 4).shape == (4,) and step_mask(None, 4).all()
+    # readout's mean and the sequence models' zeroed padding read the same mask.
+    ys = jnp.arange(15.0).reshape(3, 5, 1)
+    np.testing.assert_allclose(
+        readout(ys, lengths, how="mean")[:, 0], (ys[..., 0] * mask).sum(1) / lengths
+    )
+    # Output shapes are traced at the params' dtype, not a hard-coded float32.
+    seen = []
+
+    def apply(params, state, x):
+        seen.append(x.dtype)
+        return x * params["w"], state
+
+    assert output_shape(apply, {"w": jnp.ones((), jnp.bfloat16)}, {}, (3,)) == (3,)
+    assert seen == [jnp.bfloat16]

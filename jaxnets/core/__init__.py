@@ -3,6 +3,7 @@
 from ._shapes import along_last_axis as along_last_axis
 from ._shapes import as_tuple as as_tuple
 from ._shapes import check_input_shape as check_input_shape
+from ._shapes import check_lengths as check_lengths
 from ._shapes import check_shape as check_shape
 from ._shapes import output_shape as output_shape
 from ._types import Cell as Cell
@@ -15,6 +16,7 @@ __all__ = [
     "along_last_axis",
     "as_tuple",
     "check_input_shape",
+    "check_lengths",
     "check_shape",
     "output_shape",
     "projected_cell",

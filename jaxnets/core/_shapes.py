@@ -4,6 +4,7 @@ from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 def check_shape(where: str, name: str, x, expected: Sequence) -> None:
@@ -39,8 +40,20 @@ def _show(pattern) -> str:
     return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
 
 
-def output_shape(apply, params, state, input_shape, dtype) -> tuple:
-    """The per-example output shape of ``apply`` on a batch of one, traced, not run."""
+def output_shape(apply, params, state, input_shape, dtype=None) -> tuple:
+    """The per-example output shape of ``apply`` on a batch of one, traced, not run.
+
+    ``dtype``: the input's; ``None`` takes the params' floating dtype (JAX's default
+    float without floating params: float64 under ``jax_enable_x64``), so that a layer
+    built in bfloat16 or float64 is traced in it.
+    """
+    if dtype is None:
+        floats = [
+            leaf.dtype
+            for leaf in jax.tree.leaves(params)
+            if jnp.issubdtype(jnp.result_type(leaf), jnp.floating)
+        ]
+        dtype = floats[0] if floats else jax.dtypes.canonicalize_dtype(jnp.float64)
     x = jax.ShapeDtypeStruct((1, *input_shape), dtype)
     y, _ = jax.eval_shape(lambda p, s, x: apply(p, s, x), params, state, x)
     return jax.tree.map(lambda leaf: tuple(leaf.shape[1:]), y)
@@ -80,3 +93,27 @@ def along_last_axis(v, ndim: int):
     Explicit so that models work under ``jax_numpy_rank_promotion="raise"``.
     """
     return v.reshape((1,) * (ndim - 1) + (-1,))
+
+
+def check_lengths(where: str, lengths, batch_shape: Sequence, num_steps: int, *, name="lengths"):
+    """``lengths`` of padded sequences as an int array of ``batch_shape`` whose values lie
+    in [1, T] = [1, ``num_steps``]: the one check of every entry point that takes them.
+
+    Values can only be checked outside ``jit``; under ``jit`` out-of-range lengths are
+    clipped by the masks (0 gives an untouched carry, > T the full sequence).
+    """
+    traced = isinstance(lengths, jax.core.Tracer)
+    lengths = lengths if traced else np.asarray(lengths)
+    if tuple(lengths.shape) != tuple(batch_shape):
+        raise ValueError(
+            f"{where}: `{name}` must have the batch shape {tuple(batch_shape)} (one per "
+            f"sequence), got {tuple(lengths.shape)}."
+        )
+    if not jnp.issubdtype(lengths.dtype, jnp.integer):
+        raise TypeError(f"{where}: `{name}` must hold ints, got dtype {lengths.dtype}.")
+    if not traced and lengths.size and (lengths.min() < 1 or lengths.max() > num_steps):
+        raise ValueError(
+            f"{where}: `{name}` must lie in [1, T] = [1, {num_steps}], got values from "
+            f"{lengths.min()} to {lengths.max()}."
+        )
+    return jnp.asarray(lengths)

@@ -4,6 +4,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from jaxnets.core import check_lengths
+
 
 class Batch(NamedTuple):
     """One training batch.
@@ -72,16 +74,7 @@ class BucketBatches:
         n, steps = x.shape[:2]
         if y.shape[:1] != (n,):
             raise ValueError(f"{where}: `y` must have {n} rows like `x`, got shape {y.shape}.")
-        if lengths.shape != (n,) or not np.issubdtype(lengths.dtype, np.integer):
-            raise ValueError(
-                f"{where}: `lengths` must be ({n},) ints, got shape {lengths.shape} and dtype "
-                f"{lengths.dtype}."
-            )
-        if n and (lengths.min() < 1 or lengths.max() > steps):
-            raise ValueError(
-                f"{where}: `lengths` must lie in [1, T] = [1, {steps}], got values from "
-                f"{lengths.min()} to {lengths.max()}."
-            )
+        lengths = np.asarray(check_lengths(where, lengths, (n,), steps))
         _check_int(where, "batch_size", batch_size, 1)
         if batch_size > n:
             raise ValueError(f"{where}: `batch_size` must be in [1, {n}], got {batch_size}.")

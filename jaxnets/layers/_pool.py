@@ -19,7 +19,7 @@ def _pool(ndim, kind, size, strides, padding, count_include_pad, name) -> Layer:
 
     def init(key, input_shape):
         shape = check_input_shape(f"{name}.init", input_shape, ndim + 1)
-        return output_shape(apply, {}, {}, shape, jnp.float32), {}, {}
+        return output_shape(apply, {}, {}, shape), {}, {}
 
     def apply(params, state, x, *, key=None, train=False):
         check_shape(f"{name}.apply", "x", x, (None,) * (ndim + 2))

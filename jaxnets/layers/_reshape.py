@@ -2,8 +2,6 @@
 
 from collections.abc import Callable
 
-import jax.numpy as jnp
-
 from jaxnets.core import Layer, check_input_shape, output_shape
 
 
@@ -19,7 +17,7 @@ def activation(fn: Callable, *, name: str | None = None) -> Layer:
 
     def init(key, input_shape):
         shape = check_input_shape(f"{name}.init", input_shape)
-        return output_shape(apply, {}, {}, shape, jnp.float32), {}, {}
+        return output_shape(apply, {}, {}, shape), {}, {}
 
     def apply(params, state, x, *, key=None, train=False):
         return fn(x), state
@@ -32,7 +30,7 @@ def flatten(*, name: str = "flatten") -> Layer:
 
     def init(key, input_shape):
         shape = check_input_shape(f"{name}.init", input_shape)
-        return output_shape(apply, {}, {}, shape, jnp.float32), {}, {}
+        return output_shape(apply, {}, {}, shape), {}, {}
 
     def apply(params, state, x, *, key=None, train=False):
         if x.ndim < 1:

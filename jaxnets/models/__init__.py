@@ -7,6 +7,7 @@ builder ``f(num_classes, **options) -> Layer``, which the sweeps' ``model:`` nam
 from ._convnets import keras_convnet as keras_convnet
 from ._convnets import lenet5 as lenet5
 from ._decoding import beam_search as beam_search
+from ._decoding import check_generation as check_generation
 from ._decoding import choose_token as choose_token
 from ._decoding import generate as generate
 from ._language_model import initial_carry as initial_carry
@@ -25,6 +26,7 @@ __all__ = [
     "MODELS",
     "Seq2Seq",
     "beam_search",
+    "check_generation",
     "choose_token",
     "generate",
     "initial_carry",

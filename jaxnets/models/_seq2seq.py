@@ -8,7 +8,7 @@ import jax.numpy as jnp
 from jax.nn.initializers import glorot_uniform, normal
 
 from jaxnets.core import Cell, check_shape
-from jaxnets.rnn import unroll
+from jaxnets.rnn import step_mask, unroll
 
 from ._decoding import beam_search, check_generation, generate
 
@@ -139,8 +139,7 @@ def seq2seq(
         lengths = (
             jnp.full(source.shape[:1], num_steps) if source_lengths is None else source_lengths
         )
-        valid = jnp.arange(num_steps)[None, :] < jnp.asarray(lengths)[:, None]
-        return carry, enc, valid
+        return carry, enc, step_mask(lengths, num_steps)
 
     def logits_of(params, dec, enc, valid):
         """Logits from decoder outputs dec (B, T, H) given encoder outputs (B, S, H_enc)."""

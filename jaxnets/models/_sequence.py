@@ -5,9 +5,8 @@ import jax.numpy as jnp
 
 from jaxnets.core import Cell, Layer, check_input_shape, output_shape
 from jaxnets.layers import dense
+from jaxnets.rnn import READOUTS, recurrent, step_mask
 from jaxnets.rnn import readout as read_out
-from jaxnets.rnn import recurrent
-from jaxnets.rnn._readout import READOUTS
 
 
 def sequence_layer(where: str, rnn) -> Layer:
@@ -67,7 +66,7 @@ def many_to_one(
         rnn_shape, rnn_params, _ = layer.init(k_rnn, shape)
         _, head_params, _ = head.init(k_head, rnn_shape[-1:])
         params = {"rnn": rnn_params, "head": head_params}
-        return output_shape(apply, params, {}, shape, jnp.float32), params, {}
+        return output_shape(apply, params, {}, shape), params, {}
 
     def apply(params, state, x, *, key=None, train=False, lengths=None):
         hs = _run(layer, params["rnn"], x, lengths, key, train)
@@ -122,7 +121,7 @@ def many_to_many(
             )
         _, head_params, _ = head.init(k_head, rnn_shape[-1:])
         params = {"rnn": rnn_params, "head": head_params}
-        return output_shape(apply, params, {}, shape, jnp.float32), params, {}
+        return output_shape(apply, params, {}, shape), params, {}
 
     def apply(
         params, state, x, *, key=None, train=False, lengths=None, carry=None, return_carry=False
@@ -136,7 +135,7 @@ def many_to_many(
             )
         y, _ = head.apply(params["head"], {}, hs)
         if lengths is not None:
-            valid = jnp.arange(x.shape[-2])[None, :] < jnp.asarray(lengths)[:, None]
+            valid = step_mask(lengths, x.shape[-2])
             y = jnp.where(valid[..., None], y, 0)
         return ((y, final) if return_carry else y), state
 

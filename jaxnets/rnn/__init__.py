@@ -4,11 +4,13 @@ from ._layers import bidirectional as bidirectional
 from ._layers import recurrent as recurrent
 from ._lengths import reverse_valid as reverse_valid
 from ._lengths import step_mask as step_mask
+from ._readout import READOUTS as READOUTS
 from ._readout import readout as readout
 from ._stacked import stacked_rnn as stacked_rnn
 from ._unroll import unroll as unroll
 
 __all__ = [
+    "READOUTS",
     "bidirectional",
     "readout",
     "recurrent",

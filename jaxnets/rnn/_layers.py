@@ -52,7 +52,7 @@ def recurrent(
     def init(key, input_shape):
         shape = _sequence_shape(name, input_shape)
         params = cell.init(key, shape[-1])
-        return output_shape(apply, params, {}, shape, jnp.float32), params, {}
+        return output_shape(apply, params, {}, shape), params, {}
 
     def apply(params, state, x, *, key=None, train=False, lengths=None, carry=None):
         final, ys = run(
@@ -103,7 +103,7 @@ def bidirectional(
             "forward": forward_cell.init(k_fwd, shape[-1]),
             "backward": backward_cell.init(k_bwd, shape[-1]),
         }
-        return output_shape(apply, params, {}, shape, jnp.float32), params, {}
+        return output_shape(apply, params, {}, shape), params, {}
 
     def apply(params, state, x, *, key=None, train=False, lengths=None, carry=None):
         carry_f, carry_b = (None, None) if carry is None else carry

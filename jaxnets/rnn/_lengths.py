@@ -2,37 +2,22 @@
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 
-def check_lengths(where: str, lengths, batch_shape: tuple, num_steps: int):
-    """``lengths`` as an int array of ``batch_shape``; values in [1, T] when concrete.
+def step_mask(lengths, num_steps: int, *, time_major: bool = False):
+    """The valid steps of padded sequences: (*batch, T) bool, True where t < length
+    (``lengths`` None: every step); (T, *batch) with ``time_major``.
 
-    Values can only be checked outside ``jit``; under ``jit`` out-of-range lengths
-    are clipped by the masks (0 gives an untouched carry, > T the full sequence).
+    The one mask of the library: ``unroll``, ``readout``, the sequence models, seq2seq's
+    attention and the losses (``jaxnets.train.loss_mask``) all read it.
     """
+    if lengths is None:
+        return jnp.ones((num_steps,), bool)
     lengths = jnp.asarray(lengths)
-    if lengths.shape != tuple(batch_shape):
-        raise ValueError(
-            f"{where}: `lengths` must have the batch shape {tuple(batch_shape)}, "
-            f"got {lengths.shape}."
-        )
-    if not jnp.issubdtype(lengths.dtype, jnp.integer):
-        raise TypeError(f"{where}: `lengths` must hold ints, got dtype {lengths.dtype}.")
-    if not isinstance(lengths, jax.core.Tracer):
-        values = np.asarray(lengths)
-        if values.size and (values.min() < 1 or values.max() > num_steps):
-            raise ValueError(
-                f"{where}: `lengths` must lie in [1, T] = [1, {num_steps}], got values "
-                f"from {values.min()} to {values.max()}."
-            )
-    return lengths
-
-
-def step_mask(lengths, num_steps: int):
-    """(T, *batch) bool: step t of a sequence is valid when t < its length."""
-    steps = jnp.arange(num_steps).reshape((num_steps,) + (1,) * lengths.ndim)
-    return steps < lengths[None]
+    steps = jnp.arange(num_steps)
+    if time_major:
+        return steps.reshape((num_steps,) + (1,) * lengths.ndim) < lengths[None]
+    return steps.reshape((1,) * lengths.ndim + (num_steps,)) < lengths[..., None]
 
 
 def reverse_valid(xs, lengths):

@@ -2,7 +2,9 @@
 
 import jax.numpy as jnp
 
-from ._lengths import check_lengths
+from jaxnets.core import check_lengths
+
+from ._lengths import step_mask
 
 READOUTS = ("last", "first", "mean", "max")
 
@@ -32,8 +34,7 @@ def readout(ys, lengths=None, *, how: str = "last"):
     if how == "last":
         index = jnp.broadcast_to((lengths - 1)[..., None, None], (*ys.shape[:-2], 1, ys.shape[-1]))
         return jnp.take_along_axis(ys, index, axis=-2)[..., 0, :]
-    steps = jnp.arange(num_steps).reshape((1,) * lengths.ndim + (num_steps,))
-    valid = (steps < lengths[..., None])[..., None]
+    valid = step_mask(lengths, num_steps)[..., None]
     if how == "mean":
         return jnp.where(valid, ys, 0).sum(-2) / lengths[..., None].astype(ys.dtype)
     return jnp.where(valid, ys, -jnp.inf).max(-2)

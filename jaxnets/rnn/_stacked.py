@@ -78,7 +78,7 @@ def stacked_rnn(
         params = {}
         for layer_name, k in zip(names, jax.random.split(key, num_layers)):
             (shape, _), params[layer_name], _ = layers[0].init(k, shape)
-        return output_shape(apply, params, {}, input_shape, jax.numpy.float32), params, {}
+        return output_shape(apply, params, {}, input_shape), params, {}
 
     def apply(params, state, x, *, key=None, train=False, lengths=None, carry=None):
         keys = [None] * num_layers if key is None else list(jax.random.split(key, num_layers))

@@ -9,9 +9,9 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from jaxnets.core import Cell
+from jaxnets.core import Cell, check_lengths
 
-from ._lengths import check_lengths, reverse_valid, step_mask, where_valid
+from ._lengths import reverse_valid, step_mask, where_valid
 
 
 def unroll(
@@ -121,7 +121,7 @@ def _loop(step, project, carry, xs_t, lengths, reverse, unroll, remat):
         return where_valid(valid, new_carry, carry), where_valid(valid, y, zeros)
 
     loop = _Loop(masked, lambda zv: (prepare(zv[0]), zv[1]), False, unroll, remat)
-    carry, ys = loop(carry, (inputs, step_mask(lengths, xs_t.shape[0])))
+    carry, ys = loop(carry, (inputs, step_mask(lengths, xs_t.shape[0], time_major=True)))
     if reverse:
         ys = reverse_valid(ys, lengths)
     return carry, ys

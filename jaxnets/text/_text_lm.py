@@ -9,8 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxnets.core import Cell
-from jaxnets.models import generate, initial_carry, language_model
-from jaxnets.models._decoding import check_generation
+from jaxnets.models import check_generation, generate, initial_carry, language_model
 
 from ._tokenizer import Tokenizer
 

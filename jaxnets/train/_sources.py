@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxnets.core import check_lengths as core_check_lengths
 from jaxnets.data import Batch
 
 
@@ -67,26 +68,14 @@ def _rows(where, name, tree):
 
 
 def check_lengths(where: str, name: str, lengths, x):
-    """``lengths`` as an int32 array (N,) with values in [1, T], T being axis 1 of ``x``."""
+    """``lengths`` (N,) of the sequences x (N, T, ...) as int32, values in [1, T]."""
     leaf = jax.tree.leaves(x)[0]
-    n, steps = leaf.shape[0], (leaf.shape[1] if leaf.ndim >= 2 else None)
-    lengths = np.asarray(lengths)
-    if steps is None:
+    if leaf.ndim < 2:
         raise ValueError(
             f"{where}: `{name}` needs sequences (N, T, ...), got `x` of shape {leaf.shape}."
         )
-    if lengths.shape != (n,):
-        raise ValueError(
-            f"{where}: `{name}` must have shape ({n},), one per row, got {lengths.shape}."
-        )
-    if not np.issubdtype(lengths.dtype, np.integer):
-        raise TypeError(f"{where}: `{name}` must hold ints, got dtype {lengths.dtype}.")
-    if n and (lengths.min() < 1 or lengths.max() > steps):
-        raise ValueError(
-            f"{where}: `{name}` must lie in [1, T] = [1, {steps}], got values from "
-            f"{lengths.min()} to {lengths.max()}."
-        )
-    return jnp.asarray(lengths, jnp.int32)
+    lengths = core_check_lengths(where, lengths, leaf.shape[:1], leaf.shape[1], name=name)
+    return lengths.astype(jnp.int32)
 
 
 def arrays(where: str, x, y, lengths, batch_size) -> Arrays:

@@ -39,7 +39,7 @@ def loss_mask(y_pred, x, lengths=None, mask=None):
     )
     if not per_step:
         return mask
-    valid = jnp.moveaxis(step_mask(jnp.asarray(lengths), y_pred.shape[1]), 0, -1)
+    valid = step_mask(lengths, y_pred.shape[1])
     return valid if mask is None else valid & mask[:, None]
 
 
