@@ -131,3 +131,21 @@ def test_one_valid_step_mask_serves_every_reader():
 
     assert output_shape(apply, {"w": jnp.ones((), jnp.bfloat16)}, {}, (3,)) == (3,)
     assert seen == [jnp.bfloat16]
+
+
+def test_cell_output_sizes_are_traced_at_the_params_dtype():
+    from jaxnets.core import Cell, cell_output_size
+
+    seen = []
+
+    def step(params, h, x):
+        seen.append(x.dtype)
+        return h, jnp.concatenate([x, h], -1) * params["w"]
+
+    cell = Cell(
+        lambda key, d: {"w": jnp.ones((), jnp.bfloat16)},
+        lambda params, batch_shape: jnp.zeros((*batch_shape, 2), jnp.bfloat16),
+        step,
+    )
+    assert cell_output_size(cell, cell.init(None, 3), 3) == 5
+    assert seen == [jnp.bfloat16]

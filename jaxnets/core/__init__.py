@@ -2,9 +2,11 @@
 
 from ._shapes import along_last_axis as along_last_axis
 from ._shapes import as_tuple as as_tuple
+from ._shapes import cell_output_size as cell_output_size
 from ._shapes import check_input_shape as check_input_shape
 from ._shapes import check_lengths as check_lengths
 from ._shapes import check_shape as check_shape
+from ._shapes import float_dtype as float_dtype
 from ._shapes import output_shape as output_shape
 from ._types import Cell as Cell
 from ._types import Layer as Layer
@@ -15,9 +17,11 @@ __all__ = [
     "Layer",
     "along_last_axis",
     "as_tuple",
+    "cell_output_size",
     "check_input_shape",
     "check_lengths",
     "check_shape",
+    "float_dtype",
     "output_shape",
     "projected_cell",
 ]

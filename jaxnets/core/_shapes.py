@@ -47,16 +47,27 @@ def output_shape(apply, params, state, input_shape, dtype=None) -> tuple:
     float without floating params: float64 under ``jax_enable_x64``), so that a layer
     built in bfloat16 or float64 is traced in it.
     """
-    if dtype is None:
-        floats = [
-            leaf.dtype
-            for leaf in jax.tree.leaves(params)
-            if jnp.issubdtype(jnp.result_type(leaf), jnp.floating)
-        ]
-        dtype = floats[0] if floats else jax.dtypes.canonicalize_dtype(jnp.float64)
-    x = jax.ShapeDtypeStruct((1, *input_shape), dtype)
+    x = jax.ShapeDtypeStruct((1, *input_shape), float_dtype(params) if dtype is None else dtype)
     y, _ = jax.eval_shape(lambda p, s, x: apply(p, s, x), params, state, x)
     return jax.tree.map(lambda leaf: tuple(leaf.shape[1:]), y)
+
+
+def float_dtype(params):
+    """The dtype of the first floating leaf of ``params``; JAX's default float (float64
+    under ``jax_enable_x64``) when there is none."""
+    for leaf in jax.tree.leaves(params):
+        if jnp.issubdtype(jnp.result_type(leaf), jnp.floating):
+            return jnp.result_type(leaf)
+    return jax.dtypes.canonicalize_dtype(jnp.float64)
+
+
+def cell_output_size(cell, params, input_size: int) -> int:
+    """The size of a cell's output y_t for inputs of ``input_size``: ``cell.step``
+    traced (not run) at the params' dtype."""
+    x = jax.ShapeDtypeStruct((1, input_size), float_dtype(params))
+    carry = jax.eval_shape(lambda p: cell.initial_carry(p, (1,)), params)
+    _, y = jax.eval_shape(cell.step, params, carry, x)
+    return y.shape[-1]
 
 
 def as_tuple(where: str, name: str, value, ndim: int) -> tuple:

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 from jax.nn.initializers import glorot_uniform
 
-from jaxnets.core import Layer, check_input_shape
+from jaxnets.core import Layer, check_input_shape, float_dtype
 
 
 def _unique_names(layers) -> tuple:
@@ -103,7 +103,7 @@ def parallel(*branches: Layer, merge: str | None = "concat", name: str = "parall
             shapes.append(out)
         if merge is None:
             return tuple(shapes), params, state
-        ys = [jax.ShapeDtypeStruct((1, *s), jnp.float32) for s in shapes]
+        ys = [jax.ShapeDtypeStruct((1, *s), float_dtype(params)) for s in shapes]
         try:
             merged = jax.eval_shape(_MERGES[merge], ys)
         except (TypeError, ValueError) as error:

@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from jaxnets.core import Cell, Layer, check_input_shape, check_shape
+from jaxnets.core import Cell, Layer, cell_output_size, check_input_shape, check_shape
 from jaxnets.layers import dense
 from jaxnets.rnn import unroll
 
@@ -57,10 +57,8 @@ def one_to_many(
             raise ValueError(f"{name}.init: `input_shape` must be (D,) or (0,), got {shape}.")
         k_cell, k_head = jax.random.split(key)
         cell_params = cell.init(k_cell, shape[0] + fed_back + 1)
-        carry = jax.eval_shape(lambda p: cell.initial_carry(p, (1,)), cell_params)
-        x = jax.ShapeDtypeStruct((1, shape[0] + fed_back + 1), jnp.float32)
-        _, y = jax.eval_shape(cell.step, cell_params, carry, x)
-        _, head_params, _ = head.init(k_head, y.shape[-1:])
+        size = cell_output_size(cell, cell_params, shape[0] + fed_back + 1)
+        _, head_params, _ = head.init(k_head, (size,))
         return (length, output_size), {"cell": cell_params, "head": head_params}, {}
 
     def inputs_from(x, previous):

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 from jax.nn.initializers import glorot_uniform, normal
 
-from jaxnets.core import Cell, check_shape
+from jaxnets.core import Cell, cell_output_size, check_shape
 from jaxnets.rnn import step_mask, unroll
 
 from ._decoding import beam_search, check_generation, generate
@@ -29,13 +29,6 @@ class Seq2Seq(NamedTuple):
     name: str
     children: tuple
     decode: Callable
-
-
-def _output_size(cell: Cell, params, input_size: int) -> int:
-    x = jax.ShapeDtypeStruct((1, input_size), jnp.float32)
-    carry = jax.eval_shape(lambda p: cell.initial_carry(p, (1,)), params)
-    _, y = jax.eval_shape(cell.step, params, carry, x)
-    return y.shape[-1]
 
 
 def seq2seq(
@@ -118,9 +111,9 @@ def seq2seq(
                 f"{name}.init: the encoder's final carry initialises the decoder, so their "
                 f"carries must match; got {shapes[0]} and {shapes[1]}."
             )
-        hidden = _output_size(decoder, params["decoder"], embed_size)
+        hidden = cell_output_size(decoder, params["decoder"], embed_size)
         if attention:
-            enc_size = _output_size(encoder, params["encoder"], embed_size)
+            enc_size = cell_output_size(encoder, params["encoder"], embed_size)
             params["attention"] = {
                 "w_a": glorot_uniform()(keys[4], (hidden, enc_size)),
                 "w_c": glorot_uniform()(keys[5], (enc_size + hidden, hidden)),
