@@ -2,28 +2,19 @@
 
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
 
-from ._trajectory import time_major_inputs
+from ._trajectory import gates
 
 
 def gate_activations(cell, params, xs, *, carry=None):
-    """Each gate's activations at every step: {name: (T, *batch, H)}."""
+    """Each gate's activations at every step: {name: (T, *batch, H)}, read through
+    ``unroll``."""
     if cell.gates is None:
         raise ValueError(
             "gate_saturation: `cell` has no gates (elman, jordan and clockwork have none); "
             "use simple_gru, mgu, gru or lstm."
         )
-    xs = jnp.asarray(xs)
-    inputs, body = time_major_inputs(cell, params, xs)
-    carry = cell.initial_carry(params, xs.shape[:-2]) if carry is None else carry
-
-    def scan_body(carry, z):
-        gates = cell.gates(params, carry, z)
-        carry, _ = body(params, carry, z)
-        return carry, gates
-
-    return lax.scan(scan_body, carry, inputs)[1]
+    return gates(cell, params, jnp.asarray(xs), carry=carry)
 
 
 def gate_saturation(cell, params, xs, *, low: float = 0.05, high: float = 0.95, carry=None):

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from ._trajectory import time_major_inputs
+from ._trajectory import carries, step_inputs
 
 
 def jacobian_norms(cell, params, xs, max_k: int, *, carry=None):
@@ -33,20 +33,20 @@ def jacobian_norms(cell, params, xs, max_k: int, *, carry=None):
         raise ValueError(
             f"jacobian_norms: `max_k` must be an int in [1, T] = [1, {num_steps}], got {max_k!r}."
         )
-    inputs, body = time_major_inputs(cell, params, xs[None])
-    carry = cell.initial_carry(params, ()) if carry is None else carry
+    # The states come from unroll; the Jacobians of the last max_k steps are taken there.
+    read = carries(cell, params, xs, carry=carry)
+    inputs, body = step_inputs(cell, params, xs)
     jacobians = []
-    for t in range(num_steps):
-        z = jax.tree.map(lambda a, t=t: a[t][0], inputs)
-        flat, unravel = _ravel_float(carry)
+    for t in range(num_steps - max_k, num_steps):
+        state = jax.tree.map(lambda leaf, t=t: leaf[t], read)
+        z = jax.tree.map(lambda a, t=t: a[t], inputs)
+        flat, unravel = _ravel_float(state)
 
         def step_flat(v, z=z, unravel=unravel):
             new, _ = body(params, unravel(v), z)
             return _ravel_float(new)[0]
 
-        if t >= num_steps - max_k:
-            jacobians.append(np.asarray(jax.jacfwd(step_flat)(flat), np.float64))
-        carry, _ = body(params, carry, z)
+        jacobians.append(np.asarray(jax.jacfwd(step_flat)(flat), np.float64))
     norms, product = [], np.eye(jacobians[-1].shape[0])
     for jacobian in reversed(jacobians):
         product = product @ jacobian

@@ -1,16 +1,13 @@
-"""Running a cell step by step while exposing what the diagnostics need."""
+"""Running a cell through ``unroll`` while exposing what the diagnostics need: the carry
+each step reads, its gates, and a perturbation added to that carry."""
+
+import math
 
 import jax
 import jax.numpy as jnp
-from jax import lax
 
-
-def time_major_inputs(cell, params, xs):
-    """The cell's per-step inputs for xs (*batch, T, D), time first, and the step body."""
-    xs = jnp.moveaxis(xs, -2, 0)
-    if cell.project is not None:
-        return cell.project(params, xs), cell.recur
-    return xs, cell.step
+from jaxnets.core import Cell
+from jaxnets.rnn import unroll
 
 
 def float_part(carry):
@@ -18,27 +15,98 @@ def float_part(carry):
     return [leaf for leaf in jax.tree.leaves(carry) if jnp.issubdtype(leaf.dtype, jnp.floating)]
 
 
+def _probe(cell, output):
+    """``cell`` with its output replaced by ``output(params, carry, z) -> y`` (z: the
+    step's input, projected when the cell projects), keeping its projection hook."""
+    if cell.project is not None:
+
+        def recur(params, carry, z):
+            return cell.recur(params, carry, z)[0], output(params, carry, z)
+
+        def step(params, carry, x):
+            return recur(params, carry, cell.project(params, x))
+
+        return Cell(cell.init, cell.initial_carry, step, cell.project, recur)
+
+    def plain(params, carry, x):
+        return cell.step(params, carry, x)[0], output(params, carry, x)
+
+    return Cell(cell.init, cell.initial_carry, plain)
+
+
+def carries(cell, params, xs, *, carry=None):
+    """The carry each step reads (h_{t-1} for step t) for xs (*batch, T, D): every leaf
+    (T, *its shape)."""
+    xs_t = jnp.moveaxis(xs, -2, 0)
+    return unroll(_probe(cell, lambda p, c, z: c), params, xs_t, carry=carry, time_major=True)[1]
+
+
+def gates(cell, params, xs, *, carry=None):
+    """Each gate's activations at every step: {name: (T, *batch, H)}."""
+    xs_t = jnp.moveaxis(xs, -2, 0)
+    return unroll(_probe(cell, cell.gates), params, xs_t, carry=carry, time_major=True)[1]
+
+
+def step_inputs(cell, params, xs):
+    """What the step reads for xs (*batch, T, D), time-major, and that step: the
+    projected inputs and ``recur`` when the cell projects, else xs and ``step``."""
+    xs = jnp.moveaxis(xs, -2, 0)
+    if cell.project is not None:
+        return cell.project(params, xs), cell.recur
+    return xs, cell.step
+
+
 def perturbed_run(cell, params, xs, perturbations, carry=None):
     """Unroll, adding ``perturbations[t]`` to the carry's float leaves as step t reads it.
 
-    Returns ``(final_carry, ys)``, ys batch-first like ``jaxnets.rnn.unroll``.
+    ``perturbations`` holds one (T, *leaf shape) array per float leaf of the carry; they
+    travel with the inputs, so the run is ``unroll``'s own. Returns ``(final_carry,
+    ys)``, ys batch-first like ``jaxnets.rnn.unroll``.
     """
-    inputs, body = time_major_inputs(cell, params, xs)
     if carry is None:
         carry = cell.initial_carry(params, xs.shape[:-2])
-    treedef = jax.tree.structure(carry)
-    is_float = [jnp.issubdtype(leaf.dtype, jnp.floating) for leaf in jax.tree.leaves(carry)]
+    leaves, treedef = jax.tree.flatten(carry)
+    is_float = [jnp.issubdtype(leaf.dtype, jnp.floating) for leaf in leaves]
+    batch_shape = xs.shape[:-2]
+    shapes = [leaf.shape[len(batch_shape) :] for leaf, f in zip(leaves, is_float) if f]
+    sizes = [math.prod(s) for s in shapes]
+    # Time-major (T, *batch, *rest) -> (T, *batch, prod(rest)): extra input features.
+    xs_t = jnp.moveaxis(xs, -2, 0)
+    flat = [eps.reshape(*xs_t.shape[:-1], size) for eps, size in zip(perturbations, sizes)]
+    width = xs.shape[-1]
+    augmented = jnp.concatenate([xs_t, *flat], axis=-1)
 
-    def add(carry, eps):
-        eps = iter(eps)
-        leaves = [
-            leaf + next(eps) if f else leaf for leaf, f in zip(jax.tree.leaves(carry), is_float)
-        ]
-        return jax.tree.unflatten(treedef, leaves)
+    def add(carry, extra):
+        pieces = jnp.split(extra, list(_cumsum(sizes))[:-1], axis=-1)
+        eps = iter(p.reshape(*p.shape[:-1], *s) for p, s in zip(pieces, shapes))
+        new = [leaf + next(eps) if f else leaf for leaf, f in zip(jax.tree.leaves(carry), is_float)]
+        return jax.tree.unflatten(treedef, new)
 
-    def scan_body(carry, step_inputs):
-        z, eps = step_inputs
-        return body(params, add(carry, eps), z)
+    if cell.project is not None:
 
-    carry, ys = lax.scan(scan_body, carry, (inputs, perturbations))
-    return carry, jnp.moveaxis(ys, 0, -2)
+        def project(params, x):
+            return cell.project(params, x[..., :width]), x[..., width:]
+
+        def recur(params, carry, z_extra):
+            z, extra = z_extra
+            return cell.recur(params, add(carry, extra), z)
+
+        def step(params, carry, x):
+            return recur(params, carry, project(params, x))
+
+        probe = Cell(cell.init, cell.initial_carry, step, project, recur)
+    else:
+
+        def plain(params, carry, x):
+            return cell.step(params, add(carry, x[..., width:]), x[..., :width])
+
+        probe = Cell(cell.init, cell.initial_carry, plain)
+    final, ys = unroll(probe, params, augmented, carry=carry, time_major=True)
+    return final, jax.tree.map(lambda y: jnp.moveaxis(y, 0, -2), ys)
+
+
+def _cumsum(sizes):
+    total = 0
+    for size in sizes:
+        total += size
+        yield total
