@@ -3,7 +3,7 @@
 import jax
 import jax.numpy as jnp
 
-from jaxnets.core import Cell, Layer, check_input_shape
+from jaxnets.core import Cell, Layer, check_input_shape, output_shape
 from jaxnets.layers import dense, dropout, embedding
 from jaxnets.rnn import stacked_rnn
 
@@ -61,7 +61,7 @@ def language_model(
         (rnn_shape, _), rnn_params, _ = rnn.init(k_rnn, (steps, embed_size))
         _, head_params, _ = head.init(k_head, rnn_shape[-1:])
         params = {"embedding": embed_params, "rnn": rnn_params, "head": head_params}
-        return (steps, vocab_size), params, {}
+        return output_shape(apply, params, {}, (steps,), jnp.int32), params, {}
 
     def apply(params, state, ids, *, key=None, train=False, carry=None, return_carry=False):
         check_ids(f"{name}.apply", "ids", ids)

@@ -122,7 +122,10 @@ def seq2seq(
             "w": glorot_uniform()(jax.random.fold_in(key, 7), (hidden, target_vocab)),
             "b": jnp.zeros((target_vocab,)),
         }
-        return ((*tuple(target_shape), target_vocab)), params, {}
+        # The output shape from apply itself, traced on a batch of one pair of id rows.
+        ids = (_ids_like(_source_shape), _ids_like(target_shape))
+        logits = jax.eval_shape(lambda p: apply(p, {}, ids)[0], params)
+        return tuple(logits.shape[1:]), params, {}
 
     def encode(params, source, source_lengths):
         check_ids(f"{name}", "source", source)
@@ -209,6 +212,10 @@ def seq2seq(
         return tokens
 
     return Seq2Seq(init, apply, name, (), decode)
+
+
+def _ids_like(shape):
+    return jax.ShapeDtypeStruct((1, *tuple(shape)), jnp.int32)
 
 
 def check_ids(where: str, name: str, ids) -> None:
