@@ -124,7 +124,7 @@ def seq2seq(
         }
         # The output shape from apply itself, traced on a batch of one pair of id rows.
         ids = (_ids_like(_source_shape), _ids_like(target_shape))
-        logits = jax.eval_shape(lambda p: apply(p, {}, ids)[0], params)
+        logits = jax.eval_shape(lambda p, x: apply(p, {}, x)[0], params, ids)
         return tuple(logits.shape[1:]), params, {}
 
     def encode(params, source, source_lengths):
