@@ -70,6 +70,29 @@ def test_fast_path_under_vmap_and_with_several_batch_axes(rng):
     np.testing.assert_allclose(ys_vmapped.reshape(ys.shape), ys, rtol=1e-6, atol=1e-6)
 
 
+def test_impl_chooses_the_fast_path_or_the_reference_loop(rng):
+    cell = lstm(4)
+    params = cell.init(jax.random.key(1), 3)
+    xs = jnp.asarray(rng.normal(size=(2, 7, 3)).astype(np.float32))
+    # The reference is the loop over step: the same program as a cell without scan.
+    reference = jax.make_jaxpr(lambda p, x: unroll(cell, p, x, impl="reference"))(params, xs)
+    plain = jax.make_jaxpr(lambda p, x: unroll(cell._replace(scan=None), p, x))(params, xs)
+    fast = jax.make_jaxpr(lambda p, x: unroll(cell, p, x, impl="fast"))(params, xs)
+    assert str(reference) == str(plain) != str(fast)
+    assert str(jax.make_jaxpr(lambda p, x: unroll(cell, p, x))(params, xs)) == str(fast)
+    np.testing.assert_allclose(
+        unroll(cell, params, xs, impl="fast")[1], unroll(cell, params, xs, impl="reference")[1],
+        rtol=1e-6, atol=1e-6,
+    )  # fmt: skip
+    lengths = np.array([7, 3])
+    with pytest.raises(ValueError, match="impl='fast' cannot run: it does not take `lengths`"):
+        unroll(cell, params, xs, lengths=lengths, impl="fast")
+    with pytest.raises(ValueError, match="impl='fast' cannot run: the cell has no whole-seq"):
+        unroll(lstm(4, peephole=True), params, xs, impl="fast")
+    with pytest.raises(ValueError, match=r"`impl` must be one of \('auto', 'reference', 'fast'\)"):
+        unroll(cell, params, xs, impl="cudnn")
+
+
 def test_peephole_and_projection_lstm_and_cho_gru_use_the_generic_loop():
     assert lstm(4, peephole=True).scan is None
     assert lstm(4, proj_size=2).scan is None

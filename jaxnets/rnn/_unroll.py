@@ -25,6 +25,7 @@ def unroll(
     unroll=1,
     time_major: bool = False,
     remat=None,
+    impl: str = "auto",
 ):
     """Apply ``cell`` to every step of ``xs``; returns ``(final_carry, ys)``.
 
@@ -61,6 +62,11 @@ def unroll(
         recomputes one block's steps at a time, so training memory grows like
         T / k + k (like sqrt(T) for k = sqrt(T)) instead of T, for about one extra
         forward pass of compute. Same numbers as without.
+      impl: ``"auto"``: the cell's whole-sequence fast path (``Cell.scan``) where it
+        applies (no ``lengths``, no ``remat``, not the Python loop), else the loop over
+        ``step``; ``"reference"``: always the loop over the cell's own ``step`` (with
+        its projection hook), the plain ``lax.scan`` every fast path is tested against;
+        ``"fast"``: the fast path, and a ``ValueError`` saying why when it cannot run.
 
     Returns:
       ``(final_carry, ys)`` with ys (*batch, T, O) (or time-major).
@@ -89,8 +95,8 @@ def unroll(
     batch_shape = xs.shape[1:-1] if time_major else xs.shape[:-2]
     if carry is None:
         carry = cell.initial_carry(params, batch_shape)
-    fast = cell.scan is not None and remat is None and unroll != "python" and num_steps > 0
-    if lengths is None and fast:
+    fast = _fast_path(cell, impl, lengths, remat, unroll) and num_steps > 0
+    if fast:
         carry, ys = cell.scan(params, carry, xs_t, reverse=reverse, unroll=unroll)
     else:
         if lengths is not None:
@@ -101,6 +107,28 @@ def unroll(
     if not time_major:
         ys = jax.tree.map(lambda y: jnp.moveaxis(y, 0, -2), ys)
     return carry, ys
+
+
+IMPLS = ("auto", "reference", "fast")
+
+
+def _fast_path(cell, impl, lengths, remat, unroll) -> bool:
+    """Whether ``unroll`` runs the cell's whole-sequence ``scan``; checks ``impl``."""
+    if impl not in IMPLS:
+        raise ValueError(f"unroll: `impl` must be one of {IMPLS}, got {impl!r}.")
+    if impl == "reference":
+        return False
+    why = (
+        "the cell has no whole-sequence fast path (Cell.scan)" if cell.scan is None
+        else "it does not take `lengths` (padded batches run the loop over step)"
+        if lengths is not None
+        else "it does not take `remat`" if remat is not None
+        else "unroll='python' asks for the Python loop" if unroll == "python"
+        else None
+    )  # fmt: skip
+    if why is not None and impl == "fast":
+        raise ValueError(f"unroll: impl='fast' cannot run: {why}; use impl='auto'.")
+    return why is None
 
 
 def _loop(step, project, carry, xs_t, lengths, reverse, unroll, remat):
