@@ -1,62 +1,58 @@
-"""The hand-written backward passes (Cell.scan) equal jax.grad of the plain scan."""
+"""One suite for every whole-sequence fast path (``Cell.scan``, a hand-written backward
+pass): ``unroll(impl="fast")`` against ``impl="reference"``, the plain ``lax.scan`` over
+the cell's own ``step`` differentiated by JAX. Outputs, final carries and gradients (with
+respect to params, inputs and the initial carry), forward and reverse, from one step to
+several of the LSTM's 10-step blocks and a length that no block divides."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxnets.cells import elman, gru, lstm
-from jaxnets.cells._lstm_sequence import BLOCK
+from jaxnets.cells import CELLS, elman, gru, lstm
 from jaxnets.rnn import unroll
 
+VARIANTS = {
+    **{name: (lambda make=make: make(8)) for name, make in CELLS.items()},
+    "lstm_6": lambda: lstm(6),
+    "elman_relu_output": lambda: elman(5, activation="relu", output_size=3),
+    "elman_sigmoid": lambda: elman(4, activation="sigmoid"),
+}
+# Every registered cell (and option) with a fast path joins the suite by itself.
+FAST = {name: make for name, make in VARIANTS.items() if make().scan is not None}
 
-def _value_and_grads(cell, params, xs, carry, reverse):
+
+def test_the_suite_covers_the_fast_paths():
+    assert {"lstm", "gru", "elman", "elman_relu_output", "elman_sigmoid"} <= set(FAST)
+
+
+def _value_and_grads(cell, params, xs, carry, reverse, impl):
     def loss(params, xs, carry):
-        final, ys = unroll(cell, params, xs, carry=carry, reverse=reverse)
+        final, ys = unroll(cell, params, xs, carry=carry, reverse=reverse, impl=impl)
         weights = jnp.linspace(0.5, 1.5, ys.shape[-1])[None, None]  # outputs count differently
         return jnp.sum(jnp.tanh(ys) * weights) + sum(jnp.sum(c**3) for c in jax.tree.leaves(final))
 
     return jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2)))(params, xs, carry)
 
 
-CELLS = {
-    "lstm": lambda: lstm(6),
-    "gru": lambda: gru(5),
-    "elman_tanh": lambda: elman(5),
-    "elman_relu_output": lambda: elman(5, activation="relu", output_size=3),
-    "elman_sigmoid": lambda: elman(4, activation="sigmoid"),
-}
-
-
-def _check_against_plain_scan(rng, fast, num_steps, reverse):
-    plain = fast._replace(scan=None)  # the same cell, differentiated by jax through lax.scan
-    assert fast.scan is not None
-    params = fast.init(jax.random.key(0), 3)
+@pytest.mark.parametrize("name", list(FAST))
+@pytest.mark.parametrize("num_steps", [1, 10, 23])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_every_fast_path_equals_autodiff_of_the_plain_scan(rng, name, num_steps, reverse):
+    cell = FAST[name]()
+    params = cell.init(jax.random.key(0), 3)
     params = jax.tree.map(
         lambda a: a + 0.1 * jnp.asarray(rng.normal(size=a.shape), a.dtype), params
     )
     xs = jnp.asarray(rng.normal(size=(4, num_steps, 3)).astype(np.float32))
     carry = jax.tree.map(
         lambda c: jnp.asarray(rng.normal(size=c.shape).astype(np.float32)),
-        fast.initial_carry(params, (4,)),
+        cell.initial_carry(params, (4,)),
     )
-    got = _value_and_grads(fast, params, xs, carry, reverse)
-    want = _value_and_grads(plain, params, xs, carry, reverse)
+    got = _value_and_grads(cell, params, xs, carry, reverse, "fast")
+    want = _value_and_grads(cell, params, xs, carry, reverse, "reference")
     for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
-
-
-@pytest.mark.parametrize("make", list(CELLS.values()), ids=list(CELLS))
-@pytest.mark.parametrize("reverse", [False, True])
-def test_hand_written_backward_equals_autodiff_of_the_plain_scan(rng, make, reverse):
-    _check_against_plain_scan(rng, make(), 9, reverse)
-
-
-@pytest.mark.parametrize("num_steps", [BLOCK, 2 * BLOCK, 2 * BLOCK + 3])
-@pytest.mark.parametrize("reverse", [False, True])
-def test_lstm_in_blocks_of_steps_equals_autodiff(rng, num_steps, reverse):
-    """One whole block, several, and several plus a shorter rest (9 steps: a rest alone)."""
-    _check_against_plain_scan(rng, lstm(6), num_steps, reverse)
 
 
 def test_fast_path_under_vmap_and_with_several_batch_axes(rng):
