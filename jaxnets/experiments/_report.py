@@ -224,6 +224,6 @@ def write_report(store, run: str, directory, *, plots: bool = True) -> tuple:
         files.update(plot(store, run, rows))
     paths = []
     for name, data in files.items():
-        atomic_write(directory / name, data)
+        atomic_write(directory / name, data, shared=True)  # several processes may report
         paths.append(directory / name)
     return text, paths

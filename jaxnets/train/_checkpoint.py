@@ -80,13 +80,19 @@ def save_checkpoint(path, tree, *, fingerprint: dict | None = None) -> None:
     atomic_write(path, MAGIC + hashlib.sha256(payload).digest() + payload)
 
 
-def atomic_write(path, data: bytes) -> None:
+def atomic_write(path, data: bytes, *, shared: bool = False) -> None:
     """Write ``data`` to ``path`` so that a crash at any moment leaves the old file or
-    the new one, never a mix: the bytes go to a temporary file in the same folder
-    (named for this process, so that two processes writing one file never share it),
-    are flushed and fsynced, renamed over ``path``, and the folder is fsynced."""
+    the new one, never a mix: the bytes go to a temporary file in the same folder, are
+    flushed and fsynced, renamed over ``path``, and the folder is fsynced.
+
+    The temporary file has one fixed name per file (``.NAME.tmp``): a write killed
+    half-way leaves it behind, and the next write reuses and renames it instead of
+    piling files up. ``shared``: several processes may write this file at once (a
+    sweep's report), so each uses a temporary file of its own (``.NAME.PID.tmp``).
+    """
     folder = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    suffix = f".{os.getpid()}.tmp" if shared else ".tmp"
+    tmp = os.path.join(folder, f".{os.path.basename(path)}{suffix}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         with os.fdopen(fd, "wb") as f:
