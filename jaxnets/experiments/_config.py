@@ -6,7 +6,7 @@ import json
 import pathlib
 from typing import NamedTuple
 
-from jaxnets.train import OPTIMIZERS
+from jaxnets.train import OPTIMIZERS, keywords
 
 from . import _space as space_
 from . import _targets as targets
@@ -255,7 +255,7 @@ def _tasks(where, tasks, objects):
         options = {} if options is None else options
         if not isinstance(options, dict):
             raise ConfigError(f"{where}: `tasks.{ref}` must be a mapping of data options.")
-        accepted = targets.keywords(task.data, skip={"seed"})
+        accepted = keywords(task.data, skip={"seed"})
         for key in options:
             if accepted is not None and key not in accepted:
                 raise ConfigError(

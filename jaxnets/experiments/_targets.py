@@ -15,7 +15,7 @@ from jaxnets.core import Cell, Layer
 from jaxnets.data import AUGMENTATIONS
 from jaxnets.models import MODELS
 from jaxnets.tasks import TASKS, Task
-from jaxnets.train import fit, optimizer
+from jaxnets.train import fit, keywords, optimizer
 
 from ._errors import ConfigError
 
@@ -153,21 +153,6 @@ def as_task(where: str, ref: str, obj) -> Task:
         getattr(obj, "name", ref), obj.data, getattr(obj, "model", None), obj.loss, obj.metric,
         getattr(obj, "metric_name", "metric"), obj.mode, getattr(obj, "num_outputs", None),
     )  # fmt: skip
-
-
-def keywords(fn, skip=()) -> list | None:
-    """The keyword arguments ``fn`` accepts (None: any, it takes ``**kwargs``)."""
-    try:
-        parameters = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):
-        return None
-    if any(p.kind is p.VAR_KEYWORD for p in parameters):
-        return None
-    return sorted(
-        p.name
-        for p in parameters
-        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in skip
-    )
 
 
 def required(fn, skip=()) -> list:

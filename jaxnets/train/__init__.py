@@ -35,6 +35,7 @@ from ._standardize import fit_zscore as fit_zscore
 from ._standardize import inverse_transform as inverse_transform
 from ._standardize import transform as transform
 from ._step import TrainState as TrainState
+from ._step import keywords as keywords
 from ._step import train_epoch as train_epoch
 from ._step import train_step as train_step
 from ._step import truncated_bptt as truncated_bptt
@@ -62,6 +63,7 @@ __all__ = [
     "fit_zscore",
     "init_and_fit_key",
     "inverse_transform",
+    "keywords",
     "l1_penalty",
     "l2_penalty",
     "load_checkpoint",

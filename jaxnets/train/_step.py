@@ -43,16 +43,27 @@ def loss_mask(y_pred, x, lengths=None, mask=None):
     return valid if mask is None else valid & mask[:, None]
 
 
-def takes(fn: Callable, *names: str) -> bool:
-    """Whether ``fn`` accepts these keyword arguments (True when it has no signature to
-    read: the call will say)."""
+def keywords(fn: Callable, skip=()) -> list | None:
+    """The keyword arguments ``fn`` accepts, sorted, ``skip`` left out; None when any
+    is (it takes ``**kwargs``) or it has no signature to read."""
     try:
         parameters = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):
-        return True
+        return None
     if any(p.kind is p.VAR_KEYWORD for p in parameters):
-        return True
-    return set(names) <= {p.name for p in parameters}
+        return None
+    return sorted(
+        p.name
+        for p in parameters
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in skip
+    )
+
+
+def takes(fn: Callable, *names: str) -> bool:
+    """Whether ``fn`` accepts these keyword arguments (True when it has no signature to
+    read: the call will say)."""
+    accepted = keywords(fn)
+    return accepted is None or set(names) <= set(accepted)
 
 
 def masked_call(where: str, name: str, fn: Callable, y_pred, y, mask):
