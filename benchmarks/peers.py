@@ -1,11 +1,16 @@
 """jaxnets against PyTorch and flax linen: RNN and convnet train and inference steps.
 
     python benchmarks/peers.py [--sizes big,small] [--models elman,gru,lstm,convnet]
-        [--runs 10] [--rounds 3] [--devices N]
+        [--runs 10] [--rounds 3] [--devices N] [--before GIT_REV]
 
 Train step: forward, backward and an Adam update; inference: the forward pass alone.
-"jaxnets, plain scan" is the same LSTM or GRU differentiated by JAX through its
-``lax.scan`` instead of the cells' hand-written backward pass (the "before" figure).
+"jaxnets, reference" is the same RNN run by ``impl="reference"``: JAX differentiates
+the plain ``lax.scan`` over the cell's step instead of running the registered kernel.
+"jaxnets, lengths" feeds a padded batch (lengths drawn from [T/2, T], fixed seed) to the
+same train step, with the kernel (which masks padded steps itself) and, as
+"jaxnets, lengths, reference", without. ``--before REV`` also times jaxnets as it was
+at git revision REV (its package extracted to a temporary directory and run in a worker
+process), round by round with the others: "jaxnets @REV".
 RNNs read (B, T, D) and the loss is the mean squared output of every step; the Keras
 MNIST convnet reads a batch of 64 28x28x1 images with softmax cross-entropy. Sizes:
 big = B 32, T 200, D 128, H 256; small = B 16, T 100, D 32, H 64. Each contender is
@@ -16,8 +21,10 @@ GFLOP/s (2048 x 2048, XLA) and the GFLOP/s each RNN step achieves, as a fraction
 """
 
 import argparse
+import json
 import os
 import statistics
+import sys
 import time
 
 from _torch_models import keras_convnet as keras_convnet_torch
@@ -41,10 +48,17 @@ def _in_rounds(contenders, runs, rounds):
     """{name: (train s, inference s)}: each contender's train and inference calls timed
     in a block of ``runs`` calls, contender after contender, ``rounds`` times over; the
     median of its blocks. The machine's speed drifts by tens of percent within minutes,
-    so rounds compare contenders under the same conditions."""
+    so rounds compare contenders under the same conditions. A contender given as a
+    callable returning (train s, inference s) times itself (the ``--before`` worker)."""
     blocks = {name: ([], []) for name in contenders}
     for _ in range(rounds):
-        for name, (train, infer, before) in contenders.items():
+        for name, contender in contenders.items():
+            if callable(contender):
+                train_s, infer_s = contender()
+                blocks[name][0].append(train_s)
+                blocks[name][1].append(infer_s)
+                continue
+            train, infer, before = contender
             before()
             blocks[name][0].append(_timed(train, runs))
             blocks[name][1].append(_timed(infer, runs))
@@ -55,13 +69,15 @@ def _no_setup():
     pass
 
 
-def jaxnets_steps(model, size, *, plain=False):
+def jaxnets_steps(model, size, *, impl=None, lengths=False):
     """(train call, inference call, setup). The train step is
     ``jaxnets.train.train_step`` and inference ``jaxnets.train.predictor``, both data
-    parallel over the visible devices. ``plain``: without the cells' hand-written
-    backward pass (jax differentiates the ``lax.scan``), for comparison."""
+    parallel over the visible devices. ``impl`` goes to ``recurrent`` (``None``: its
+    default, so that older jaxnets without the argument run too); ``lengths``: a padded
+    batch."""
     import jax
     import jax.numpy as jnp
+    import numpy as np
     import optax
 
     from jaxnets.cells import CELLS
@@ -76,8 +92,9 @@ def jaxnets_steps(model, size, *, plain=False):
     else:
         b, t, d, h = SIZES[size]
         cell = CELLS[model](h)
-        net = recurrent(cell._replace(scan=None) if plain else cell)
+        net = recurrent(cell) if impl is None else recurrent(cell, impl=impl)
         x, y = jax.random.normal(jax.random.key(1), (b, t, d)), jnp.zeros((b,))
+        padded = np.random.default_rng(0).integers(t // 2, t + 1, size=b) if lengths else None
 
         def loss(ys, _):
             return jnp.mean(ys**2)
@@ -88,9 +105,58 @@ def jaxnets_steps(model, size, *, plain=False):
     current = {"state": TrainState(params, state, opt.init(params))}
 
     def train_call():
-        current["state"], _ = jax.block_until_ready(train(current["state"], x, y, None))
+        if lengths:
+            current["state"], _ = jax.block_until_ready(
+                train(current["state"], x, y, None, lengths=padded)
+            )
+        else:
+            current["state"], _ = jax.block_until_ready(train(current["state"], x, y, None))
 
     return train_call, lambda: jax.block_until_ready(infer(params, x)), _no_setup
+
+
+class Before:
+    """jaxnets at an older git revision, timed in a worker process on request: the
+    contender's name maps to a stand-in whose calls the worker times, round by round."""
+
+    def __init__(self, rev, args):
+        import subprocess
+        import tempfile
+
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        self.where = tempfile.mkdtemp(prefix="jaxnets-before-")
+        archive = subprocess.run(
+            ["git", "-C", root, "archive", rev, "jaxnets"], check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", self.where], input=archive, check=True)
+        env = {**os.environ, "PYTHONPATH": self.where}
+        command = [sys.executable, os.path.abspath(__file__), "--worker", "--runs",
+                   str(args.runs), "--devices", str(args.devices)]  # fmt: skip
+        self.worker = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+        )
+        self.label = f"jaxnets @{rev}"
+        where = self.worker.stdout.readline().strip()
+        assert where.startswith(self.where), f"the worker imported jaxnets from {where}"
+
+    def time(self, model, size):
+        self.worker.stdin.write(json.dumps([model, size]) + "\n")
+        self.worker.stdin.flush()
+        return tuple(json.loads(self.worker.stdout.readline()))
+
+
+def worker(runs):
+    """Serve timing requests (model, size) on stdin: jaxnets as this process imports it."""
+    import jaxnets
+
+    print(os.path.dirname(jaxnets.__file__), flush=True)
+    built = {}
+    for line in sys.stdin:
+        key = tuple(json.loads(line))
+        if key not in built:
+            built[key] = jaxnets_steps(*key)
+        train, infer, _ = built[key]
+        print(json.dumps([_timed(train, runs), _timed(infer, runs)]), flush=True)
 
 
 def flax_steps(model, size):
@@ -218,15 +284,20 @@ def main():
     parser.add_argument("--runs", type=int, default=10, help="calls per timed block")
     parser.add_argument("--rounds", type=int, default=3, help="blocks per contender")
     parser.add_argument("--devices", type=int, default=1, help="CPU devices for JAX")
+    parser.add_argument("--before", help="also time jaxnets at this git revision")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.devices > 1:  # must happen before JAX starts
         os.environ["XLA_FLAGS"] = (
             os.environ.get("XLA_FLAGS", "")
             + f" --xla_force_host_platform_device_count={args.devices}"
         )
+    if args.worker:
+        return worker(args.runs)
     import jax
     import torch
 
+    before = Before(args.before, args) if args.before else None
     peak = matmul_gflops()
     device = jax.devices()[0]
     print(f"jax {jax.__version__} on {device.platform} ({device.device_kind}, "
@@ -238,11 +309,23 @@ def main():
     for model in args.models.split(","):
         for size in ["-"] if model == "convnet" else args.sizes.split(","):
             threads = torch_threads(model, size, args.runs)
+            rnn = model in GATES
             contenders = {
                 "jaxnets": jaxnets_steps(model, size),
                 **(
-                    {"jaxnets, plain scan": jaxnets_steps(model, size, plain=True)}
-                    if model in ("gru", "lstm")
+                    {"jaxnets @" + args.before: lambda m=model, s=size: before.time(m, s)}
+                    if before
+                    else {}
+                ),
+                **(
+                    {
+                        "jaxnets, reference": jaxnets_steps(model, size, impl="reference"),
+                        "jaxnets, lengths": jaxnets_steps(model, size, lengths=True),
+                        "jaxnets, lengths, reference": jaxnets_steps(
+                            model, size, impl="reference", lengths=True
+                        ),
+                    }
+                    if rnn
                     else {}
                 ),
                 f"torch ({threads} thr)": torch_steps(model, size, threads),

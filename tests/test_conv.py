@@ -29,7 +29,7 @@ def _torch_conv2d(x, w, b, stride, padding, dilation):
     return y.permute(0, 2, 3, 1).numpy()
 
 
-@pytest.mark.parametrize("impl", ["lax", "patches"])
+@pytest.mark.parametrize("impl", ["reference", "conv_patches"])
 @pytest.mark.parametrize(
     "kernel, stride, padding, dilation",
     [(3, 1, 0, 1), (3, 2, 1, 1), ((3, 2), (2, 1), (1, 0), 1), (3, 1, 2, 2), (5, 2, 2, 1)],
@@ -45,7 +45,7 @@ def test_conv2d_matches_torch(rng, kernel, stride, padding, dilation, impl):
     np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("impl", ["lax", "patches"])
+@pytest.mark.parametrize("impl", ["reference", "conv_patches"])
 @pytest.mark.parametrize("stride, padding, dilation", [(1, 0, 1), (2, 1, 1), (1, 2, 2), (3, 1, 1)])
 def test_conv1d_matches_torch(rng, stride, padding, dilation, impl):
     layer = conv1d(5, 3, strides=stride, padding=padding, dilation=dilation, impl=impl)
@@ -124,7 +124,7 @@ def test_output_size_formula(h, k, p, s):
     assert out_shape == ((h + 2 * p - k) // s + 1, (h + 1 + 2 * p - k) // s + 1, 2)
 
 
-@pytest.mark.parametrize("impl", ["lax", "patches"])
+@pytest.mark.parametrize("impl", ["reference", "conv_patches"])
 def test_conv_gradients_match_finite_differences(rng, impl):
     with jax.enable_x64(True):
         layer = conv2d(

@@ -153,6 +153,6 @@ def test_diagnostics_reject_bad_input():
         gradient_flow(cell, params, _xs(), lambda ys, h: jnp.float32(1.0))
     with pytest.raises(ValueError, match=r"`max_k` must be an int in \[1, T\] = \[1, 8\], got 9"):
         jacobian_norms(cell, params, _xs((T, D)), 9)
-    with pytest.raises(ValueError, match="`cell` has no gates"):
+    with pytest.raises(ValueError, match="`cell` has no gates hook"):
         e = elman(H)
         gate_saturation(e, e.init(jax.random.key(0), D), _xs())

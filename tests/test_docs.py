@@ -73,3 +73,23 @@ def test_the_sweeps_page_runs_as_written(capsys):
                 validate(raw, check_data=False)
             leaky = raw
     assert len(digits.points) == 12 and leaky["search"]["method"] == "optuna"
+
+
+def test_the_kernels_page_runs_as_written(capsys):
+    import re
+
+    from jaxnets.kernels import KERNELS
+
+    page = (ROOT / "docs" / "kernels.md").read_text()
+    namespace = {}
+    registered = dict(KERNELS)
+    try:
+        for block in re.findall(r"```python\n(.*?)```", page, re.S):
+            exec(compile(block, "docs/kernels.md", "exec"), namespace)
+        assert "leaky_projected" in KERNELS
+    finally:  # the page registers its kernel; other tests see the library's own
+        KERNELS.clear()
+        KERNELS.update(registered)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "14 cases agree"
+    assert [line.split(":")[0] for line in lines[1:]] == ["reference", "auto"]

@@ -1,8 +1,9 @@
-"""One suite for every whole-sequence fast path (``Cell.scan``, a hand-written backward
-pass): ``unroll(impl="fast")`` against ``impl="reference"``, the plain ``lax.scan`` over
-the cell's own ``step`` differentiated by JAX. Outputs, final carries and gradients (with
-respect to params, inputs and the initial carry), forward and reverse, from one step to
-several of the LSTM's 10-step blocks and a length that no block divides."""
+"""One suite for every registered kernel (``jaxnets.kernels.KERNELS``): cell kernels by
+``jaxnets.rnn.check_kernel`` against the plain scan over the cell's own step (outputs,
+final carries and gradients, forward and reverse, with lengths and remat, T from one
+step to a length no block divides); layer kernels against their ``lax`` reference.
+Then dispatch: what ``impl="auto"`` picks, and the errors for kernels forced where they
+do not apply."""
 
 import jax
 import jax.numpy as jnp
@@ -10,87 +11,166 @@ import numpy as np
 import pytest
 
 from jaxnets.cells import CELLS, elman, gru, lstm
-from jaxnets.rnn import unroll
+from jaxnets.core import Cell, cell_tag, tag_cell
+from jaxnets.kernels import KERNELS, Kernel, choose, register
+from jaxnets.layers import avg_pool1d, avg_pool2d, conv1d, conv2d, max_pool1d, max_pool2d
+from jaxnets.rnn import check_kernel, recurrent, unroll
 
-VARIANTS = {
-    **{name: (lambda make=make: make(8)) for name, make in CELLS.items()},
-    "lstm_6": lambda: lstm(6),
-    "elman_relu_output": lambda: elman(5, activation="relu", output_size=3),
-    "elman_sigmoid": lambda: elman(4, activation="sigmoid"),
+# Cells each cell kernel is checked on: its registry cell, plus the options it covers.
+OPTIONS = {
+    "elman_fused": [{"activation": "relu", "output_size": 3}, {"activation": "sigmoid"}],
 }
-# Every registered cell (and option) with a fast path joins the suite by itself.
-FAST = {name: make for name, make in VARIANTS.items() if make().scan is not None}
+CELL_CASES = [
+    (name, options)
+    for name, kernel in KERNELS.items()
+    if kernel.kind in CELLS
+    for options in [{}, *OPTIONS.get(name, [])]
+]
+LAYER_KINDS = {"pool", "conv"}
 
 
-def test_the_suite_covers_the_fast_paths():
-    assert {"lstm", "gru", "elman", "elman_relu_output", "elman_sigmoid"} <= set(FAST)
+def test_every_registered_kernel_has_a_suite_case():
+    covered = {name for name, _ in CELL_CASES}
+    for name, kernel in KERNELS.items():
+        assert name in covered or kernel.kind in LAYER_KINDS, f"no suite case for {name!r}"
+    assert {"lstm_blocks", "gru_fused", "elman_fused", "pool_tiled", "conv_patches"} <= set(KERNELS)
 
 
-def _value_and_grads(cell, params, xs, carry, reverse, impl):
-    def loss(params, xs, carry):
-        final, ys = unroll(cell, params, xs, carry=carry, reverse=reverse, impl=impl)
-        weights = jnp.linspace(0.5, 1.5, ys.shape[-1])[None, None]  # outputs count differently
-        return jnp.sum(jnp.tanh(ys) * weights) + sum(jnp.sum(c**3) for c in jax.tree.leaves(final))
-
-    return jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2)))(params, xs, carry)
+@pytest.mark.parametrize("name, options", CELL_CASES, ids=lambda v: str(v))
+def test_every_cell_kernel_equals_the_plain_scan(name, options):
+    cell = CELLS[KERNELS[name].kind](6, **options)
+    assert check_kernel(cell, name) == 14
 
 
-@pytest.mark.parametrize("name", list(FAST))
-@pytest.mark.parametrize("num_steps", [1, 10, 23])
-@pytest.mark.parametrize("reverse", [False, True])
-def test_every_fast_path_equals_autodiff_of_the_plain_scan(rng, name, num_steps, reverse):
-    cell = FAST[name]()
-    params = cell.init(jax.random.key(0), 3)
-    params = jax.tree.map(
-        lambda a: a + 0.1 * jnp.asarray(rng.normal(size=a.shape), a.dtype), params
-    )
-    xs = jnp.asarray(rng.normal(size=(4, num_steps, 3)).astype(np.float32))
-    carry = jax.tree.map(
-        lambda c: jnp.asarray(rng.normal(size=c.shape).astype(np.float32)),
-        cell.initial_carry(params, (4,)),
-    )
-    got = _value_and_grads(cell, params, xs, carry, reverse, "fast")
-    want = _value_and_grads(cell, params, xs, carry, reverse, "reference")
+@pytest.mark.parametrize("name", [n for n, _ in CELL_CASES[:3]])
+def test_cell_kernels_in_float64(name):
+    with jax.enable_x64(True):
+        cell = CELLS[KERNELS[name].kind](5, dtype=jnp.float64)
+        check_kernel(cell, name, steps=(11,), rtol=1e-10, atol=1e-10)
+
+
+def test_the_suite_fails_a_kernel_that_is_not_the_cell():
+    def wrong(params, carry, xs, *, options, **run):
+        # The Elman kernel with the recurrent weight off by 1%: close, and wrong.
+        scaled = {**params, "w_h": params["w_h"] * 1.01}
+        return KERNELS["elman_fused"].run(scaled, carry, xs, options=options, **run)
+
+    kernel = register(Kernel("test_wrong", "elman", wrong, ("cpu",), ("float32",), lengths=True))
+    try:
+        with pytest.raises(AssertionError, match="kernel 'test_wrong' differs from the reference"):
+            check_kernel(elman(4), "test_wrong", steps=(5,))
+        assert choose("unroll", "elman", cell_tag(elman(4)).options, dtype=jnp.float32) is not (
+            kernel
+        )  # fmt: skip
+    finally:
+        del KERNELS["test_wrong"]
+
+
+@pytest.mark.parametrize(
+    "make, shape",
+    [
+        (lambda impl: max_pool2d(2, impl=impl), (2, 9, 7, 3)),
+        (lambda impl: max_pool2d((3, 2), impl=impl), (2, 9, 7, 3)),
+        (lambda impl: avg_pool2d(2, impl=impl), (2, 8, 6, 3)),
+        (lambda impl: max_pool1d(3, impl=impl), (2, 10, 3)),
+        (lambda impl: avg_pool1d(2, impl=impl), (2, 7, 3)),
+        (lambda impl: conv2d(4, 3, strides=2, padding=1, dilation=1, impl=impl), (2, 9, 7, 3)),
+        (lambda impl: conv2d(4, (3, 2), padding="same", dilation=2, impl=impl), (2, 9, 7, 3)),
+        (lambda impl: conv1d(5, 3, strides=2, padding="valid", impl=impl), (2, 11, 3)),
+    ],
+)
+def test_every_layer_kernel_equals_its_lax_reference(rng, make, shape):
+    # Small integers give tied maxima: both route the gradient to the first one.
+    x = jnp.asarray(rng.integers(0, 3, size=shape).astype(np.float32))
+    reference, fast = make("reference"), make("auto")
+    _, params, state = reference.init(jax.random.key(0), shape[1:])
+    g = rng.normal(size=reference.apply(params, state, x)[0].shape).astype(np.float32)
+
+    def loss(layer, params, x):
+        return jnp.sum(layer.apply(params, state, x)[0] * g)
+
+    want = jax.value_and_grad(lambda p, x: loss(reference, p, x), (0, 1))(params, x)
+    got = jax.value_and_grad(lambda p, x: loss(fast, p, x), (0, 1))(params, x)
+    assert str(jax.make_jaxpr(lambda x: fast.apply(params, state, x))(x)) != str(
+        jax.make_jaxpr(lambda x: reference.apply(params, state, x))(x)
+    ), "impl='auto' did not run a kernel here"
     for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
-def test_fast_path_under_vmap_and_with_several_batch_axes(rng):
-    cell = lstm(4)
+def _programs(cell, xs, impls=("auto", "reference", "lstm_blocks"), **run):
+    params = cell.init(jax.random.key(1), xs.shape[-1])
+    return {
+        impl: str(jax.make_jaxpr(lambda p, x, impl=impl: unroll(cell, p, x, impl=impl, **run))(
+            params, xs
+        ))
+        for impl in impls
+    }  # fmt: skip
+
+
+def test_auto_picks_the_registered_cpu_kernel_and_reference_the_plain_scan(rng):
+    xs = jnp.asarray(rng.normal(size=(2, 7, 3)).astype(np.float32))
+    programs = _programs(lstm(4), xs)
+    assert programs["auto"] == programs["lstm_blocks"] != programs["reference"]
+    assert "custom_vjp" in programs["auto"] and "custom_vjp" not in programs["reference"]
+    # Padded batches keep the kernel: it masks inside.
+    padded = _programs(lstm(4), xs, lengths=np.array([7, 3]))
+    assert padded["auto"] == padded["lstm_blocks"] != padded["reference"]
+
+
+def test_a_researchers_own_cell_and_changed_equations_get_the_reference():
+    plain = lstm(4)
+    # The same functions under a new step: untagged, so no kernel matches.
+    mine = plain._replace(step=lambda p, c, x: plain.step(p, c, x))
+    assert cell_tag(mine) is None and cell_tag(plain).kind == "lstm"
+    xs = jnp.ones((2, 5, 3))
+    programs = {
+        "mine": _programs(mine, xs, ["auto"])["auto"],
+        "peephole": _programs(lstm(4, peephole=True), xs, ["auto"])["auto"],
+        "reference": _programs(plain, xs)["reference"],
+    }
+    assert "custom_vjp" not in programs["mine"] + programs["peephole"]
+    assert programs["mine"] == programs["reference"]
+
+
+def test_kernels_run_in_the_layers_and_under_vmap(rng):
+    cell = gru(4)
     params = cell.init(jax.random.key(1), 3)
     xs = jnp.asarray(rng.normal(size=(2, 3, 7, 3)).astype(np.float32))  # batch (2, 3)
     _, ys = unroll(cell, params, xs)
-    _, ys_plain = unroll(cell._replace(scan=None), params, xs)
+    _, ys_plain = unroll(cell, params, xs, impl="reference")
     np.testing.assert_allclose(ys, ys_plain, rtol=1e-6, atol=1e-6)
     _, ys_vmapped = jax.vmap(lambda x: unroll(cell, params, x))(xs.reshape(6, 7, 3))
     np.testing.assert_allclose(ys_vmapped.reshape(ys.shape), ys, rtol=1e-6, atol=1e-6)
+    layer = recurrent(cell, impl="gru_fused")
+    np.testing.assert_allclose(layer.apply(params, {}, xs[0])[0], ys[0], rtol=1e-6, atol=1e-6)
 
 
-def test_impl_chooses_the_fast_path_or_the_reference_loop(rng):
-    cell = lstm(4)
-    params = cell.init(jax.random.key(1), 3)
+def test_bad_impl_names_the_kernel_and_what_it_supports(rng):
+    params = lstm(4).init(jax.random.key(1), 3)
     xs = jnp.asarray(rng.normal(size=(2, 7, 3)).astype(np.float32))
-    # The reference is the loop over step: the same program as a cell without scan.
-    reference = jax.make_jaxpr(lambda p, x: unroll(cell, p, x, impl="reference"))(params, xs)
-    plain = jax.make_jaxpr(lambda p, x: unroll(cell._replace(scan=None), p, x))(params, xs)
-    fast = jax.make_jaxpr(lambda p, x: unroll(cell, p, x, impl="fast"))(params, xs)
-    assert str(reference) == str(plain) != str(fast)
-    assert str(jax.make_jaxpr(lambda p, x: unroll(cell, p, x))(params, xs)) == str(fast)
-    np.testing.assert_allclose(
-        unroll(cell, params, xs, impl="fast")[1], unroll(cell, params, xs, impl="reference")[1],
-        rtol=1e-6, atol=1e-6,
-    )  # fmt: skip
-    lengths = np.array([7, 3])
-    with pytest.raises(ValueError, match="impl='fast' cannot run: it does not take `lengths`"):
-        unroll(cell, params, xs, lengths=lengths, impl="fast")
-    with pytest.raises(ValueError, match="impl='fast' cannot run: the cell has no whole-seq"):
-        unroll(lstm(4, peephole=True), params, xs, impl="fast")
-    with pytest.raises(ValueError, match=r"`impl` must be one of \('auto', 'reference', 'fast'\)"):
-        unroll(cell, params, xs, impl="cudnn")
-
-
-def test_peephole_and_projection_lstm_and_cho_gru_use_the_generic_loop():
-    assert lstm(4, peephole=True).scan is None
-    assert lstm(4, proj_size=2).scan is None
-    assert gru(4, reset_after=False).scan is None
-    assert elman(4, activation=jnp.sin).scan is None
+    with pytest.raises(ValueError, match=r"`impl` must be 'auto', 'reference' or a registered"):
+        unroll(lstm(4), params, xs, impl="cudnn")
+    with pytest.raises(ValueError, match=r"kernel 'lstm_blocks' does not apply: peephole change"):
+        unroll(lstm(4, peephole=True), lstm(4, peephole=True).init(jax.random.key(0), 3), xs,
+               impl="lstm_blocks")  # fmt: skip
+    with pytest.raises(ValueError, match=r"computes 'gru', not 'lstm'.*It supports gru"):
+        unroll(lstm(4), params, xs, impl="gru_fused")
+    mine = Cell(*lstm(4)[:2], lambda p, c, x: lstm(4).step(p, c, x))
+    with pytest.raises(ValueError, match=r"computes 'lstm', not an untagged cell"):
+        unroll(mine, params, xs, impl="lstm_blocks")
+    with pytest.raises(ValueError, match=r"the dtype is bfloat16. It supports lstm .*float32"):
+        unroll(lstm(4), jax.tree.map(lambda a: a.astype(jnp.bfloat16), params),
+               xs.astype(jnp.bfloat16), impl="lstm_blocks")  # fmt: skip
+    with pytest.raises(ValueError, match=r"unroll='python' asks for the Python loop"):
+        unroll(lstm(4), params, xs, unroll="python", impl="lstm_blocks")
+    with pytest.raises(ValueError, match=r"kernel 'pool_tiled' does not apply: it is padded"):
+        max_pool2d(2, padding=1, impl="pool_tiled").apply({}, {}, jnp.ones((1, 4, 4, 1)))
+    with pytest.raises(ValueError, match=r"max_pool2d: `impl` must be"):
+        max_pool2d(2, impl="tiles")
+    with pytest.raises(ValueError, match=r"rnn: `impl` must be"):
+        recurrent(lstm(4), impl="fast")
+    with pytest.raises(ValueError, match="register: kernel name 'lstm_blocks' is taken"):
+        register(KERNELS["lstm_blocks"])
+    with pytest.raises(TypeError, match="tag_cell: `kind` must be a non-empty str"):
+        tag_cell(lstm(4), "")

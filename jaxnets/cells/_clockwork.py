@@ -111,4 +111,5 @@ def clockwork(
         h = jnp.where(ticks, candidate, h)
         return ClockworkCarry(h, t + 1), h
 
-    return projected_cell(init, initial_carry, project, forward)
+    options = {"periods": periods, "activation": activation}
+    return projected_cell(init, initial_carry, project, forward, kind="clockwork", options=options)

@@ -7,7 +7,6 @@ from jax.nn.initializers import glorot_uniform
 from jaxnets.core import Cell, along_last_axis, projected_cell
 
 from ._common import activation_fn, check_carry, init_weights, positive_int, project_input
-from ._fused import ELMAN_DERIVATIVES, elman_sequence
 
 
 def elman(
@@ -25,8 +24,8 @@ def elman(
 
     ``x w_x + b`` of all steps is one matmul outside the time loop
     (``project``); the loop runs only ``recur``. With a named activation, ``unroll``
-    runs the whole sequence with a hand-written backward pass (``Cell.scan``) and the
-    output layer as one matmul over all steps.
+    runs it on CPU with the kernel ``elman_fused`` (``jaxnets.kernels``): a
+    hand-written backward pass, and the output layer as one matmul over all steps.
 
     Args:
       hidden_size: H.
@@ -68,14 +67,6 @@ def elman(
             return h, h
         return h, g(h @ params["w_y"] + along_last_axis(params["b_y"], h.ndim))
 
-    def scan(params, h, xs, *, reverse=False, unroll=1):
-        zs = project(params, xs)
-        check_carry(f"{where}.step", "carry", h, zs[0], hidden_size)
-        h, hs = elman_sequence(params["w_h"], h, zs, activation, reverse, unroll)
-        if output_size is None:
-            return h, hs
-        # The output layer reads no recurrence: one matmul over all steps.
-        return h, g(hs @ params["w_y"] + along_last_axis(params["b_y"], hs.ndim))
-
-    fast = scan if activation in ELMAN_DERIVATIVES else None
-    return projected_cell(init, initial_carry, project, forward, scan=fast)
+    # A named activation is told by name (a kernel knows its derivative); a callable, as is.
+    options = {"activation": activation, "output_size": output_size, "output_activation": g}
+    return projected_cell(init, initial_carry, project, forward, kind="elman", options=options)

@@ -6,7 +6,6 @@ import jax.numpy as jnp
 from jaxnets.core import Cell, along_last_axis, projected_cell
 
 from ._common import check_carry, gate_columns, init_weights, positive_int, project_gates
-from ._fused import gru_sequence
 
 
 def gru(hidden_size: int, *, reset_after: bool = True, dtype=jnp.float32) -> Cell:
@@ -22,7 +21,8 @@ def gru(hidden_size: int, *, reset_after: bool = True, dtype=jnp.float32) -> Cel
     of n, ``b_hn``, stays inside the reset product (the r and z hidden biases are
     folded into ``b``). ``reset_after=False`` is the original form. ``x w_x + b`` of
     all steps is one matmul outside the time loop; with ``reset_after``, ``unroll``
-    runs the whole sequence with a hand-written backward pass (``Cell.scan``).
+    runs it on CPU with the kernel ``gru_fused`` (``jaxnets.kernels``), a hand-written
+    backward pass.
 
     Returns:
       A Cell with carry h (B, H) and output h' (B, H). Params: ``w_x`` (D, 3H),
@@ -57,10 +57,7 @@ def gru(hidden_size: int, *, reset_after: bool = True, dtype=jnp.float32) -> Cel
         h = (1 - u) * n + u * h
         return h, h, {"r": r, "z": u}
 
-    def scan(params, h, xs, *, reverse=False, unroll=1):
-        zs = project(params, xs)
-        check_carry(f"{where}.step", "carry", h, zs[0][0], hidden_size)
-        return gru_sequence(params["w_h"], params["b_hn"], h, zs, reverse, unroll)
-
-    fast = scan if reset_after else None
-    return projected_cell(init, initial_carry, project, forward, gated=True, scan=fast)
+    options = {"reset_after": reset_after}
+    return projected_cell(
+        init, initial_carry, project, forward, kind="gru", options=options, gated=True
+    )

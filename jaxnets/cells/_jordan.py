@@ -62,4 +62,5 @@ def jordan(
         y = g(h @ params["w_y"] + along_last_axis(params["b_y"], h.ndim))
         return y, y
 
-    return projected_cell(init, initial_carry, project, forward)
+    options = {"output_size": output_size, "activation": f, "output_activation": g}
+    return projected_cell(init, initial_carry, project, forward, kind="jordan", options=options)

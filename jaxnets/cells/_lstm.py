@@ -6,10 +6,9 @@ import jax
 import jax.numpy as jnp
 from jax.nn.initializers import glorot_uniform
 
-from jaxnets.core import Cell, along_last_axis, check_shape, projected_cell
+from jaxnets.core import Cell, along_last_axis, projected_cell
 
 from ._common import check_carry, gate_columns, init_weights, positive_int, project_gates
-from ._lstm_sequence import lstm_sequence
 
 
 class LSTMCarry(NamedTuple):
@@ -38,10 +37,8 @@ def lstm(
 
     Without peepholes this is ``torch.nn.LSTM``'s cell, ``proj_size`` included.
     ``x w_x + b`` of all steps is one matmul outside the time loop. Without peepholes
-    and projection, ``unroll`` runs the whole sequence with a hand-written backward
-    pass (``Cell.scan``) in blocks of ten steps: the input projection, the input
-    gradient and the weight gradients are one matmul per gate and block, and only one
-    recurrent matmul per gate and step runs inside the loop each way.
+    and projection, ``unroll`` runs it on CPU with the kernel ``lstm_blocks``
+    (``jaxnets.kernels``): a hand-written backward pass over blocks of ten steps.
 
     Args:
       hidden_size: H, the size of c.
@@ -103,15 +100,7 @@ def lstm(
             h = h @ params["w_p"]
         return LSTMCarry(h, c), h, {"i": i, "f": f, "o": o}
 
-    def scan(params, carry, xs, *, reverse=False, unroll=1):
-        h, c = carry
-        check_shape(f"{where}.step", "x", xs, (..., params["w_x"].shape[0]))
-        check_carry(f"{where}.step", "carry.h", h, xs[0], out_size)
-        check_carry(f"{where}.step", "carry.c", c, xs[0], hidden_size)
-        weights = {name: params[name] for name in ("w_x", "w_h", "b")}
-        (h, c), hs = lstm_sequence(weights, (h, c), xs, reverse=reverse, unroll=unroll)
-        return LSTMCarry(h, c), hs
-
-    # The hand-written backward pass covers the plain LSTM (no peepholes or projection).
-    fast = scan if not peephole and proj_size is None else None
-    return projected_cell(init, initial_carry, project, forward, gated=True, scan=fast)
+    options = {"peephole": peephole, "proj_size": proj_size}
+    return projected_cell(
+        init, initial_carry, project, forward, kind="lstm", options=options, gated=True
+    )

@@ -46,4 +46,4 @@ def mgu(hidden_size: int, *, dtype=jnp.float32) -> Cell:
         h = (1 - f) * h + f * n
         return h, h, {"f": f}
 
-    return projected_cell(init, initial_carry, project, forward, gated=True)
+    return projected_cell(init, initial_carry, project, forward, kind="mgu", gated=True)

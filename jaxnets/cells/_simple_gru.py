@@ -42,4 +42,4 @@ def simple_gru(hidden_size: int, *, dtype=jnp.float32) -> Cell:
         c = u * jnp.tanh(n_in) + (1 - u) * c
         return c, c, {"u": u}
 
-    return projected_cell(init, initial_carry, project, forward, gated=True)
+    return projected_cell(init, initial_carry, project, forward, kind="simple_gru", gated=True)

@@ -27,24 +27,22 @@ class Layer(NamedTuple):
 
 
 class Cell(NamedTuple):
-    """A recurrent cell: three pure functions, plus two optional ones for speed.
+    """A recurrent cell: three pure functions, plus one optional speed hook.
 
     ``init(key, input_size) -> params``
     ``initial_carry(params, batch_shape) -> carry``
     ``step(params, carry, x_t) -> (carry, y_t)``, the ``lax.scan`` body signature:
       ``partial(cell.step, params)`` can be scanned directly.
 
-    A cell whose input enters only through an affine map also provides
-    ``project(params, x) -> z`` (the input part of every pre-activation; any leading
-    axes) and ``recur(params, carry, z_t) -> (carry, y_t)`` with
-    ``step(p, c, x) == recur(p, c, project(p, x))``. ``jaxnets.rnn.unroll`` then
-    projects all T steps in one matmul outside the loop and runs only ``recur``
-    inside it. A gated cell also has ``gates(params, carry, z_t) -> dict`` of its gate
-    activations. A cell may also offer ``scan(params, carry, xs, *, reverse, unroll)
-    -> (carry, ys)``: the recurrence over all time-major inputs xs (T, *batch, D) at
-    once, projection included (so it may project a block of steps at a time), with a
-    hand-written backward pass; ``unroll`` uses it when it can (no ``lengths``, no
-    ``remat``, not the Python loop), with the numbers of ``step``.
+    The optional hook, for a cell whose input enters only through an affine map: the
+    input-projection split ``project(params, x) -> z`` (the input part of every
+    pre-activation; any leading axes) and ``recur(params, carry, z_t) -> (carry, y_t)``
+    with ``step(p, c, x) == recur(p, c, project(p, x))``. ``jaxnets.rnn.unroll`` then
+    projects all T steps in one matmul outside the loop and runs only ``recur`` inside
+    it. Give both or neither.
+
+    Faster whole-sequence paths are not part of the cell: they are kernels
+    (``jaxnets.kernels``), matched to the cell by its tag (``jaxnets.core.tag_cell``).
     """
 
     init: Callable[..., Any]
@@ -52,29 +50,3 @@ class Cell(NamedTuple):
     step: Callable[..., Any]
     project: Callable[..., Any] | None = None
     recur: Callable[..., Any] | None = None
-    gates: Callable[..., Any] | None = None
-    scan: Callable[..., Any] | None = None
-
-
-def projected_cell(
-    init, initial_carry, project, forward, *, gated: bool = False, scan=None
-) -> Cell:
-    """A Cell from ``project`` and ``forward(params, carry, z_t)``.
-
-    ``forward`` returns ``(carry, y_t)``, or ``(carry, y_t, gates)`` for a gated cell
-    (``gated=True``), where ``gates`` maps each gate's name to its activations in
-    (0, 1); the cell then exposes ``gates(params, carry, z_t) -> dict``, which
-    ``jaxnets.diagnostics.gate_saturation`` reads. Unused outputs cost nothing under
-    ``jit``. ``scan`` is the optional whole-sequence fast path (see ``Cell``).
-    """
-
-    def recur(params, carry, z):
-        return forward(params, carry, z)[:2]
-
-    def step(params, carry, x):
-        return recur(params, carry, project(params, x))
-
-    def gates(params, carry, z):
-        return forward(params, carry, z)[2]
-
-    return Cell(init, initial_carry, step, project, recur, gates if gated else None, scan)

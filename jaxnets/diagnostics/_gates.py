@@ -9,12 +9,14 @@ from ._trajectory import gates
 def gate_activations(cell, params, xs, *, carry=None):
     """Each gate's activations at every step: {name: (T, *batch, H)}, read through
     ``unroll``."""
-    if cell.gates is None:
+    activations = gates(cell, params, jnp.asarray(xs), carry=carry)
+    if activations is None:
         raise ValueError(
-            "gate_saturation: `cell` has no gates (elman, jordan and clockwork have none); "
-            "use simple_gru, mgu, gru or lstm."
+            "gate_saturation: `cell` has no gates hook (elman, jordan and clockwork have no "
+            "gates; a cell of your own gets one with jaxnets.core.tag_cell(cell, kind, "
+            "gates=...)); use simple_gru, mgu, gru or lstm."
         )
-    return gates(cell, params, jnp.asarray(xs), carry=carry)
+    return activations
 
 
 def gate_saturation(cell, params, xs, *, low: float = 0.05, high: float = 0.95, carry=None):
@@ -24,7 +26,7 @@ def gate_saturation(cell, params, xs, *, low: float = 0.05, high: float = 0.95, 
     input, and their gradient, sigmoid' <= 0.05, nearly vanishes.
 
     Args:
-      cell: a gated Cell (``cell.gates`` is set).
+      cell: a gated Cell: its tag (``jaxnets.core.cell_tag``) has a gates hook.
       params: the cell's params.
       xs: inputs (*batch, T, D).
 

@@ -6,7 +6,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from jaxnets.core import Cell
+from jaxnets.core import Cell, cell_tag
 from jaxnets.rnn import unroll
 
 
@@ -42,9 +42,13 @@ def carries(cell, params, xs, *, carry=None):
 
 
 def gates(cell, params, xs, *, carry=None):
-    """Each gate's activations at every step: {name: (T, *batch, H)}."""
+    """Each gate's activations at every step, {name: (T, *batch, H)}, from the gates hook
+    of the cell's tag (``jaxnets.core.cell_tag``), or ``None`` for a cell without one."""
+    tag = cell_tag(cell)
+    if tag is None or tag.gates is None:
+        return None
     xs_t = jnp.moveaxis(xs, -2, 0)
-    return unroll(_probe(cell, cell.gates), params, xs_t, carry=carry, time_major=True)[1]
+    return unroll(_probe(cell, tag.gates), params, xs_t, carry=carry, time_major=True)[1]
 
 
 def step_inputs(cell, params, xs):

@@ -14,8 +14,9 @@ from jaxnets.core import (
     check_shape,
     output_shape,
 )
+from jaxnets.kernels import check_impl
 
-from ._conv_ops import IMPLS, convolve
+from ._conv_ops import convolve
 from ._window import check_window, explicit_pads, padding_pairs
 
 
@@ -34,8 +35,7 @@ def _conv(
     impl,
     name,
 ) -> Layer:
-    if impl not in (None, *IMPLS):
-        raise ValueError(f"{name}: `impl` must be None, 'lax' or 'patches', got {impl!r}.")
+    check_impl(name, impl)
     if not isinstance(filters, int) or filters <= 0:
         raise ValueError(f"{name}: `filters` must be a positive int, got {filters!r}.")
     kernel = as_tuple(name, "kernel_size", kernel_size, ndim)
@@ -56,7 +56,7 @@ def _conv(
         check_shape(f"{name}.apply", "x", x, (None,) * (ndim + 1) + (in_channels,))
         pads = explicit_pads(x.shape[1:-1], kernel, strides, dilation, padding)
         check_window(f"{name}.apply", x.shape[1:-1], kernel, dilation, pads)
-        y = convolve(x, params["w"], strides, pads, dilation, impl)
+        y = convolve(f"{name}.apply", x, params["w"], strides, pads, dilation, impl)
         if use_bias:
             y = y + along_last_axis(params["b"], y.ndim)
         return (y if activation is None else activation(y)), state
@@ -76,7 +76,7 @@ def conv1d(
     w_init: Callable = glorot_uniform(),
     b_init: Callable = zeros,
     dtype=jnp.float32,
-    impl: str | None = None,
+    impl: str = "auto",
     name: str = "conv1d",
 ) -> Layer:
     """1-D convolution (cross-correlation, as in every framework) over x (B, W, C).
@@ -96,8 +96,10 @@ def conv1d(
       use_bias: add ``b``.
       w_init: initializer for ``w`` (K, C, F).
       b_init: initializer for ``b`` (F,).
-      impl: ``"lax"`` (``lax.conv_general_dilated``), ``"patches"`` (im2col and one
-        matmul) or ``None``: "patches" on CPU, where its backward is faster, else "lax".
+      impl: ``"auto"`` (the kernel ``conv_patches``, im2col and one matmul, on CPU in
+        float32/float64, where its backward is faster; else the reference),
+        ``"reference"`` (``lax.conv_general_dilated``) or a kernel's name
+        (``jaxnets.kernels``).
 
     Returns:
       A Layer mapping (B, W, C) to (B, W', F). Params: ``w`` (K, C, F), ``b`` (F,).
@@ -131,7 +133,7 @@ def conv2d(
     w_init: Callable = glorot_uniform(),
     b_init: Callable = zeros,
     dtype=jnp.float32,
-    impl: str | None = None,
+    impl: str = "auto",
     name: str = "conv2d",
 ) -> Layer:
     """2-D convolution (cross-correlation) over images x (B, height, width, C).
@@ -153,8 +155,10 @@ def conv2d(
       use_bias: add ``b``.
       w_init: initializer for ``w`` (k_h, k_w, C, F) (HWIO).
       b_init: initializer for ``b`` (F,).
-      impl: ``"lax"`` (``lax.conv_general_dilated``), ``"patches"`` (im2col and one
-        matmul) or ``None``: "patches" on CPU, where its backward is faster, else "lax".
+      impl: ``"auto"`` (the kernel ``conv_patches``, im2col and one matmul, on CPU in
+        float32/float64, where its backward is faster; else the reference),
+        ``"reference"`` (``lax.conv_general_dilated``) or a kernel's name
+        (``jaxnets.kernels``).
 
     Returns:
       A Layer mapping (B, h, w, C) to (B, h', w', F). Params: ``w`` (k_h, k_w, C, F),

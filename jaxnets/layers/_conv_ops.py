@@ -1,55 +1,28 @@
-"""N-d convolution two ways: XLA's convolution, or patches times weights (im2col)."""
+"""N-d convolution: XLA's convolution, or a registered kernel (``jaxnets.kernels``)."""
 
-import itertools
-import math
-
-import jax
-import jax.numpy as jnp
 from jax import lax
 
+from jaxnets.kernels import choose
+
 _LAYOUTS = {1: ("NWC", "WIO", "NWC"), 2: ("NHWC", "HWIO", "NHWC")}
-IMPLS = ("lax", "patches")
 
 
-def convolve(x, w, strides, pads, dilation, impl=None):
+def convolve(where, x, w, strides, pads, dilation, impl="auto"):
     """Cross-correlate x (B, *spatial, C) with w (*kernel, C, F), padded by ``pads``.
 
-    ``impl="lax"`` calls ``lax.conv_general_dilated``. ``impl="patches"`` gathers each
-    output position's receptive field into a (B, *out, prod(kernel) * C) matrix with
-    strided slices and multiplies it by w reshaped to (prod(kernel) * C, F); its
-    autodiff backward is two matmuls and a sum of shifted slices. On CPU that backward
-    is about twice as fast as XLA's transposed convolutions (benchmarks/convnet_step.py),
-    so ``impl=None`` picks "patches" on CPU and "lax" elsewhere (cuDNN on GPU).
-    Both give the same numbers up to float rounding.
+    The reference is ``lax.conv_general_dilated`` (cuDNN on GPU); ``impl="auto"`` takes
+    the kernel ``conv_patches`` on CPU, where its backward is faster. Both give the same
+    numbers up to float rounding.
     """
-    if impl is None:
-        impl = "patches" if jax.default_backend() == "cpu" else "lax"
-    if impl == "lax":
-        return lax.conv_general_dilated(
-            x,
-            w,
-            window_strides=strides,
-            padding=pads,
-            rhs_dilation=dilation,
-            dimension_numbers=_LAYOUTS[x.ndim - 2],
-        )
-    kernel = w.shape[:-2]
-    x = jnp.pad(x, ((0, 0), *pads, (0, 0)))
-    out = [
-        (n - d * (k - 1) - 1) // s + 1
-        for n, k, s, d in zip(x.shape[1:-1], kernel, strides, dilation)
-    ]
-    # Tap order (i, j, ..., c) is the row order of w.reshape(-1, F).
-    offsets = itertools.product(*map(range, kernel))
-    taps = [_tap(x, o, strides, dilation, out) for o in offsets]
-    patches = taps[0] if len(taps) == 1 else jnp.concatenate(taps, axis=-1)
-    return patches @ w.reshape(math.prod(kernel) * w.shape[-2], w.shape[-1])
-
-
-def _tap(x, offsets, strides, dilation, out):
-    """The input values that kernel tap ``offsets`` meets at every output position."""
-    window = (
-        slice(o * d, o * d + s * (m - 1) + 1, s)
-        for o, s, d, m in zip(offsets, strides, dilation, out)
+    dtype = x.dtype if x.dtype == w.dtype else None
+    kernel = choose(where, "conv", {}, dtype=dtype, impl=impl)
+    if kernel is not None:
+        return kernel.run(x, w, strides=strides, pads=pads, dilation=dilation)
+    return lax.conv_general_dilated(
+        x,
+        w,
+        window_strides=strides,
+        padding=pads,
+        rhs_dilation=dilation,
+        dimension_numbers=_LAYOUTS[x.ndim - 2],
     )
-    return x[(slice(None), *window)]

@@ -6,16 +6,17 @@ import jax.numpy as jnp
 from jax import lax
 
 from jaxnets.core import Layer, as_tuple, check_input_shape, check_shape, output_shape
+from jaxnets.kernels import check_impl, choose
 
-from ._tiled_pool import tiled_pool
 from ._window import check_window, explicit_pads, padding_pairs
 
 
-def _pool(ndim, kind, size, strides, padding, count_include_pad, name) -> Layer:
+def _pool(ndim, kind, size, strides, padding, count_include_pad, impl, name) -> Layer:
     window = as_tuple(name, "size", size, ndim)
     strides = window if strides is None else as_tuple(name, "strides", strides, ndim)
     padding = padding_pairs(name, padding, ndim)
     ones = (1,) * ndim
+    check_impl(name, impl)
 
     def init(key, input_shape):
         shape = check_input_shape(f"{name}.init", input_shape, ndim + 1)
@@ -25,8 +26,10 @@ def _pool(ndim, kind, size, strides, padding, count_include_pad, name) -> Layer:
         check_shape(f"{name}.apply", "x", x, (None,) * (ndim + 2))
         pads = explicit_pads(x.shape[1:-1], window, strides, ones, padding)
         check_window(f"{name}.apply", x.shape[1:-1], window, ones, pads)
-        if strides == window and not any(lo or hi for lo, hi in pads):
-            return tiled_pool(x, window, kind), state
+        options = {"op": kind, "window": window, "strides": strides, "pads": pads}
+        kernel = choose(f"{name}.apply", "pool", options, dtype=x.dtype, impl=impl)
+        if kernel is not None:
+            return kernel.run(x, window=window, op=kind), state
         full_window, full_strides = (1, *window, 1), (1, *strides, 1)
         full_pads = ((0, 0), *pads, (0, 0))
         if kind == "max":
@@ -49,16 +52,16 @@ def _pool(ndim, kind, size, strides, padding, count_include_pad, name) -> Layer:
     return Layer(init, apply, name)
 
 
-def max_pool1d(size=2, *, strides=None, padding="valid", name="max_pool1d") -> Layer:
+def max_pool1d(size=2, *, strides=None, padding="valid", impl="auto", name="max_pool1d") -> Layer:
     """Max pooling over x (B, W, C): the maximum of each window, per channel.
 
     Padding counts as -inf. Output width (W + p_lo + p_hi - k) // s + 1.
     See ``max_pool2d`` for the arguments.
     """
-    return _pool(1, "max", size, strides, padding, True, name)
+    return _pool(1, "max", size, strides, padding, True, impl, name)
 
 
-def max_pool2d(size=2, *, strides=None, padding="valid", name="max_pool2d") -> Layer:
+def max_pool2d(size=2, *, strides=None, padding="valid", impl="auto", name="max_pool2d") -> Layer:
     """Max pooling over images x (B, height, width, C): the maximum of each window.
 
     Padding counts as -inf. Output size per axis (n + p_lo + p_hi - k) // s + 1.
@@ -67,22 +70,37 @@ def max_pool2d(size=2, *, strides=None, padding="valid", name="max_pool2d") -> L
       size: window size, an int or a pair.
       strides: window step; ``None`` (the default) means ``size``.
       padding: ``"valid"``, ``"same"``, an int, a pair of ints or of (low, high) pairs.
+      impl: ``"auto"`` (the kernel ``pool_tiled`` on CPU where strides equal the window
+        and nothing is padded, else ``lax.reduce_window``), ``"reference"``
+        (``lax.reduce_window``) or a kernel's name (``jaxnets.kernels``).
     """
-    return _pool(2, "max", size, strides, padding, True, name)
+    return _pool(2, "max", size, strides, padding, True, impl, name)
 
 
 def avg_pool1d(
-    size=2, *, strides=None, padding="valid", count_include_pad=True, name="avg_pool1d"
+    size=2,
+    *,
+    strides=None,
+    padding="valid",
+    count_include_pad=True,
+    impl="auto",
+    name="avg_pool1d",
 ) -> Layer:
     """Average pooling over x (B, W, C): the mean of each window, per channel.
 
     See ``avg_pool2d`` for the arguments.
     """
-    return _pool(1, "avg", size, strides, padding, count_include_pad, name)
+    return _pool(1, "avg", size, strides, padding, count_include_pad, impl, name)
 
 
 def avg_pool2d(
-    size=2, *, strides=None, padding="valid", count_include_pad=True, name="avg_pool2d"
+    size=2,
+    *,
+    strides=None,
+    padding="valid",
+    count_include_pad=True,
+    impl="auto",
+    name="avg_pool2d",
 ) -> Layer:
     """Average pooling over images x (B, height, width, C): the mean of each window.
 
@@ -92,5 +110,6 @@ def avg_pool2d(
       padding: ``"valid"``, ``"same"``, an int, a pair of ints or of (low, high) pairs.
       count_include_pad: whether padded zeros count in the mean (True, PyTorch's
         default) or only input values do (False, Keras's ``"same"``).
+      impl: as for ``max_pool2d``.
     """
-    return _pool(2, "avg", size, strides, padding, count_include_pad, name)
+    return _pool(2, "avg", size, strides, padding, count_include_pad, impl, name)

@@ -1,5 +1,6 @@
 """Running cells over sequences: unroll, recurrent and bidirectional layers, deep stacks."""
 
+from ._check import check_kernel as check_kernel
 from ._layers import bidirectional as bidirectional
 from ._layers import recurrent as recurrent
 from ._lengths import reverse_valid as reverse_valid
@@ -12,6 +13,7 @@ from ._unroll import unroll as unroll
 __all__ = [
     "READOUTS",
     "bidirectional",
+    "check_kernel",
     "readout",
     "recurrent",
     "reverse_valid",

@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxnets.core import Cell, Layer, check_input_shape, output_shape
+from jaxnets.kernels import check_impl
 
 from ._readout import readout
 from ._unroll import unroll as run
@@ -16,9 +17,10 @@ MERGES = {
 }
 
 
-def _check_cell(where, cell):
+def _check_cell(where, cell, impl):
     if not isinstance(cell, Cell):
         raise TypeError(f"{where}: expected a Cell, got {cell!r}.")
+    check_impl(where, impl)
 
 
 def _sequence_shape(where, input_shape):
@@ -36,6 +38,7 @@ def recurrent(
     reverse: bool = False,
     unroll=1,
     remat=None,
+    impl: str = "auto",
     name: str = "rnn",
 ) -> Layer:
     """A cell run over a sequence, as a Layer (Keras's ``RNN``).
@@ -44,10 +47,11 @@ def recurrent(
     maps x (B, T, D) to ys (B, T, O), or with ``return_sequences=False`` to the
     output of the final processed step (B, O): step length - 1, or step 0 when
     ``reverse``. ``return_carry=True`` returns ``(y, final_carry)``. ``lengths`` and
-    ``carry``, like ``unroll`` and ``remat``, are passed to ``jaxnets.rnn.unroll``.
+    ``carry``, like ``unroll``, ``remat`` and ``impl``, are passed to
+    ``jaxnets.rnn.unroll``.
     Params are the cell's.
     """
-    _check_cell(name, cell)
+    _check_cell(name, cell, impl)
 
     def init(key, input_shape):
         shape = _sequence_shape(name, input_shape)
@@ -57,7 +61,7 @@ def recurrent(
     def apply(params, state, x, *, key=None, train=False, lengths=None, carry=None):
         final, ys = run(
             cell, params, x, carry=carry, lengths=lengths, reverse=reverse, unroll=unroll,
-            remat=remat,
+            remat=remat, impl=impl,
         )  # fmt: skip
         if not return_sequences:
             ys = readout(ys, lengths, how="first" if reverse else "last")
@@ -75,6 +79,7 @@ def bidirectional(
     return_carry: bool = False,
     unroll=1,
     remat=None,
+    impl: str = "auto",
     name: str = "bidirectional",
 ) -> Layer:
     """Two RNNs over the same sequence, one reversed, outputs merged per step.
@@ -87,12 +92,13 @@ def bidirectional(
 
     Args:
       merge: ``"concat"`` (2O features), ``"sum"``, ``"mean"`` or ``"mul"``.
+      unroll, remat, impl: passed to ``jaxnets.rnn.unroll``.
 
     Returns:
       A Layer with params ``{"forward": ..., "backward": ...}``.
     """
-    _check_cell(name, forward_cell)
-    _check_cell(name, backward_cell)
+    _check_cell(name, forward_cell, impl)
+    _check_cell(name, backward_cell, impl)
     if merge not in MERGES:
         raise ValueError(f"{name}: `merge` must be one of {sorted(MERGES)}, got {merge!r}.")
 
@@ -109,11 +115,11 @@ def bidirectional(
         carry_f, carry_b = (None, None) if carry is None else carry
         final_f, ys_f = run(
             forward_cell, params["forward"], x, carry=carry_f, lengths=lengths, unroll=unroll,
-            remat=remat,
+            remat=remat, impl=impl,
         )  # fmt: skip
         final_b, ys_b = run(
             backward_cell, params["backward"], x, carry=carry_b, lengths=lengths,
-            reverse=True, unroll=unroll, remat=remat,
+            reverse=True, unroll=unroll, remat=remat, impl=impl,
         )  # fmt: skip
         if not return_sequences:
             ys_f, ys_b = readout(ys_f, lengths, how="last"), readout(ys_b, lengths, how="first")

@@ -21,6 +21,7 @@ def stacked_rnn(
     return_carry: bool = False,
     unroll=1,
     remat=None,
+    impl: str = "auto",
     name: str = "stacked_rnn",
 ) -> Layer:
     """``num_layers`` RNN layers of ``cell``, as ``torch.nn.RNN(num_layers=...)``.
@@ -30,8 +31,8 @@ def stacked_rnn(
     Between layers, ``drop_rate`` applies dropout (in training) to the input of
     layers 1.., and ``residual`` adds each of those layers' input to its output,
     x_i = x_{i-1} + layer_i(x_{i-1}) (their shapes match: every layer outputs the
-    same size). One layer serves every level, each with its own params. ``unroll`` and
-    ``remat`` are passed to ``jaxnets.rnn.unroll``.
+    same size). One layer serves every level, each with its own params. ``unroll``,
+    ``remat`` and ``impl`` are passed to ``jaxnets.rnn.unroll``.
 
     ``apply(params, state, x, *, key=None, train=False, lengths=None, carry=None)``
     maps x (B, T, D) to the top layer's ys (B, T, O). With ``return_sequences=False``
@@ -48,7 +49,7 @@ def stacked_rnn(
       or, when bidirectional, ``{"forward": ..., "backward": ...}``: the layout
       ``jaxnets.interop.from_torch`` produces.
     """
-    _check_cell(name, cell)
+    _check_cell(name, cell, impl)
     if not isinstance(num_layers, int) or num_layers < 1:
         raise ValueError(f"{name}: `num_layers` must be an int >= 1, got {num_layers!r}.")
     if merge not in MERGES:
@@ -64,11 +65,12 @@ def stacked_rnn(
         if bidirectional:
             return bidirectional_layer(
                 cell, cell, merge=merge, return_sequences=sequences, return_carry=True,
-                unroll=unroll, remat=remat,
+                unroll=unroll, remat=remat, impl=impl,
             )  # fmt: skip
         return recurrent(
-            cell, return_sequences=sequences, return_carry=True, unroll=unroll, remat=remat
-        )
+            cell, return_sequences=sequences, return_carry=True, unroll=unroll, remat=remat,
+            impl=impl,
+        )  # fmt: skip
 
     layers = [make_layer(True)] * (num_layers - 1) + [make_layer(return_sequences)]
     names = [f"layer_{i}" for i in range(num_layers)]

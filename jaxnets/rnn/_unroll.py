@@ -2,14 +2,15 @@
 
 import functools
 import math
-from collections.abc import Callable
-from typing import NamedTuple
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 
-from jaxnets.core import Cell, check_lengths
+from jaxnets.core import Cell, cell_tag, check_lengths, float_dtype
+from jaxnets.kernels import Kernel, choose
 
 from ._lengths import reverse_valid, step_mask, where_valid
 
@@ -36,10 +37,10 @@ def unroll(
           carry, ys[t] = cell.step(params, carry, xs[t])
 
     When the cell has ``project``/``recur``, the input part of all T steps is
-    computed first in one matmul and the loop runs only ``recur``. When it also has
-    ``scan`` (the plain LSTM, PyTorch's GRU), the loop is that whole-sequence
-    recurrence with its hand-written backward pass, unless ``lengths`` or ``remat``
-    is given or ``unroll="python"``.
+    computed first in one matmul and the loop runs only ``recur``. When a kernel
+    (``jaxnets.kernels``) is registered for the cell's tag on this backend and dtype
+    (the plain LSTM, PyTorch's GRU and the Elman cell on CPU), the loop is that
+    kernel: the same numbers, faster; see ``impl``.
 
     Args:
       cell: a Cell.
@@ -62,11 +63,14 @@ def unroll(
         recomputes one block's steps at a time, so training memory grows like
         T / k + k (like sqrt(T) for k = sqrt(T)) instead of T, for about one extra
         forward pass of compute. Same numbers as without.
-      impl: ``"auto"``: the cell's whole-sequence fast path (``Cell.scan``) where it
-        applies (no ``lengths``, no ``remat``, not the Python loop), else the loop over
-        ``step``; ``"reference"``: always the loop over the cell's own ``step`` (with
-        its projection hook), the plain ``lax.scan`` every fast path is tested against;
-        ``"fast"``: the fast path, and a ``ValueError`` saying why when it cannot run.
+      impl: ``"auto"``: the first registered kernel that applies to the cell (its tag,
+        ``jaxnets.core.cell_tag``), the backend, the dtype and ``lengths``, else the
+        reference; ``"reference"``: the loop over the cell's own ``step`` (with its
+        projection hook), the plain ``lax.scan`` every kernel is proven equal to
+        (``check_kernel``); a kernel's name (``jaxnets.kernels.KERNELS``): that kernel,
+        or a ``ValueError`` naming it and what it supports. Kernels run with
+        ``lengths``, ``reverse`` and ``remat``; ``unroll="python"`` always runs the
+        reference.
 
     Returns:
       ``(final_carry, ys)`` with ys (*batch, T, O) (or time-major).
@@ -85,9 +89,6 @@ def unroll(
     if cell.project is not None:
         # Check shapes before moving time to the front, so errors show the caller's layout.
         jax.eval_shape(cell.project, params, xs)
-        project, body = (lambda x: cell.project(params, x)), cell.recur
-    else:
-        project, body = (lambda x: x), cell.step
     # Time goes first before projecting: moving the (B, T, D) inputs is cheaper than
     # moving the (B, T, G) projections, and the matmul then writes them time-major.
     xs_t = xs if time_major else jnp.moveaxis(xs, -2, 0)
@@ -95,124 +96,125 @@ def unroll(
     batch_shape = xs.shape[1:-1] if time_major else xs.shape[:-2]
     if carry is None:
         carry = cell.initial_carry(params, batch_shape)
-    fast = _fast_path(cell, impl, lengths, remat, unroll) and num_steps > 0
-    if fast:
-        carry, ys = cell.scan(params, carry, xs_t, reverse=reverse, unroll=unroll)
+    if lengths is not None:
+        lengths = check_lengths("unroll", lengths, batch_shape, num_steps)
+    kernel = _kernel(cell, params, xs, impl, lengths is not None, unroll, num_steps)
+    mask = None if lengths is None else step_mask(lengths, num_steps, time_major=True)
+    if lengths is not None and reverse:
+        # Each sequence reversed within its own length runs forward over the mask.
+        xs_t = reverse_valid(xs_t, lengths)
+    backward = reverse and lengths is None
+    if kernel is None:
+        sequence = _Reference(cell, params, backward, unroll, remat is not None)
     else:
-        if lengths is not None:
-            lengths = check_lengths("unroll", lengths, batch_shape, num_steps)
-        step = functools.partial(body, params)
-        carry, ys = _loop(step, project, carry, xs_t, lengths, reverse, unroll, remat)
-
+        jax.eval_shape(cell.step, params, carry, xs_t[0])  # the cell's own checks
+        sequence = _Kernel(kernel, cell_tag(cell).options, params, backward, unroll)
+    carry, ys = _over_time(sequence, carry, (xs_t, mask), backward, remat)
+    if lengths is not None and reverse:
+        ys = reverse_valid(ys, lengths)
     if not time_major:
         ys = jax.tree.map(lambda y: jnp.moveaxis(y, 0, -2), ys)
     return carry, ys
 
 
-IMPLS = ("auto", "reference", "fast")
-
-
-def _fast_path(cell, impl, lengths, remat, unroll) -> bool:
-    """Whether ``unroll`` runs the cell's whole-sequence ``scan``; checks ``impl``."""
-    if impl not in IMPLS:
-        raise ValueError(f"unroll: `impl` must be one of {IMPLS}, got {impl!r}.")
-    if impl == "reference":
-        return False
-    why = (
-        "the cell has no whole-sequence fast path (Cell.scan)" if cell.scan is None
-        else "it does not take `lengths` (padded batches run the loop over step)"
-        if lengths is not None
-        else "it does not take `remat`" if remat is not None
-        else "unroll='python' asks for the Python loop" if unroll == "python"
+def _kernel(cell, params, xs, impl, lengths, unroll, num_steps):
+    """The kernel ``unroll`` runs (``jaxnets.kernels.choose``), or ``None``."""
+    tag = cell_tag(cell)
+    dtype = float_dtype(params)
+    blocked = (
+        "unroll='python' asks for the Python loop" if unroll == "python"
+        else "there are no steps" if num_steps == 0
         else None
     )  # fmt: skip
-    if why is not None and impl == "fast":
-        raise ValueError(f"unroll: impl='fast' cannot run: {why}; use impl='auto'.")
-    return why is None
+    return choose(
+        "unroll", None if tag is None else tag.kind, {} if tag is None else tag.options,
+        dtype=dtype if xs.dtype == dtype else None, impl=impl, lengths=lengths,
+        blocked=blocked,
+    )  # fmt: skip
 
 
-def _loop(step, project, carry, xs_t, lengths, reverse, unroll, remat):
-    """``step`` over time-major inputs, with the ``lengths`` mask when given."""
-    # Without remat, project all T steps in one matmul; with it, one block at a time
-    # inside the checkpoint, so no (T, B, G) projection is kept for the backward pass.
-    inputs = project(xs_t) if remat is None else xs_t
-    prepare = (lambda x: x) if remat is None else project
-    if lengths is None:
-        return _Loop(step, prepare, reverse, unroll, remat)(carry, inputs)
-    if reverse:
-        inputs = reverse_valid(inputs, lengths)
+class _Kernel(NamedTuple):
+    """A block of time-major steps run by a kernel, which projects its inputs itself."""
 
-    def masked(carry, z_valid):
-        z, valid = z_valid
-        new_carry, y = step(carry, z)
-        zeros = jax.tree.map(jnp.zeros_like, y)
-        return where_valid(valid, new_carry, carry), where_valid(valid, y, zeros)
-
-    loop = _Loop(masked, lambda zv: (prepare(zv[0]), zv[1]), False, unroll, remat)
-    carry, ys = loop(carry, (inputs, step_mask(lengths, xs_t.shape[0], time_major=True)))
-    if reverse:
-        ys = reverse_valid(ys, lengths)
-    return carry, ys
-
-
-class _Loop(NamedTuple):
-    """The loop over time: ``lax.scan``, a Python loop, or checkpointed blocks of steps.
-
-    ``prepare`` maps a block of time-major inputs to the body's inputs (the projection,
-    under remat; otherwise the identity).
-    """
-
-    body: Callable
-    prepare: Callable
+    kernel: Kernel
+    options: Mapping
+    params: Any
     reverse: bool
-    unroll: int | str
-    remat: int | str | None
+    unroll: int
 
     def __call__(self, carry, inputs):
-        if self.remat is not None:
-            return self._blocks(carry, inputs)
+        xs, mask = inputs
+        return self.kernel.run(
+            self.params, carry, xs, mask=mask, reverse=self.reverse, unroll=self.unroll,
+            options=self.options,
+        )  # fmt: skip
+
+
+class _Reference(NamedTuple):
+    """A block of time-major steps run by ``lax.scan`` (or a Python loop) over the cell's
+    own ``step``, or ``recur`` after one projection of the block's inputs."""
+
+    cell: Cell
+    params: Any
+    reverse: bool
+    unroll: int | str
+    remat: bool
+
+    def __call__(self, carry, inputs):
+        xs, mask = inputs
+        cell = self.cell
+        if cell.project is not None:
+            zs, step = cell.project(self.params, xs), functools.partial(cell.recur, self.params)
+        else:
+            zs, step = xs, functools.partial(cell.step, self.params)
+
+        def body(carry, z_valid):
+            z, valid = z_valid
+            new_carry, y = step(carry, z)
+            if valid is None:
+                return new_carry, y
+            zeros = jax.tree.map(jnp.zeros_like, y)
+            return where_valid(valid, new_carry, carry), where_valid(valid, y, zeros)
+
         if self.unroll != "python":
-            return lax.scan(self.body, carry, inputs, reverse=self.reverse, unroll=self.unroll)
-        num_steps = jax.tree.leaves(inputs)[0].shape[0]
+            return lax.scan(body, carry, (zs, mask), reverse=self.reverse, unroll=self.unroll)
+        num_steps = xs.shape[0]
         outputs = [None] * num_steps
         for t in reversed(range(num_steps)) if self.reverse else range(num_steps):
-            carry, outputs[t] = self.body(carry, jax.tree.map(lambda x, t=t: x[t], inputs))
+            carry, outputs[t] = body(carry, jax.tree.map(lambda a, t=t: a[t], (zs, mask)))
         return carry, jax.tree.map(lambda *ys: jnp.stack(ys), *outputs)
 
-    def _blocks(self, carry, inputs):
-        """lax.scan over blocks of k steps, each block under ``jax.checkpoint``.
 
-        A remainder of T mod k steps runs as one more, shorter, checkpointed block:
-        last when running forward in time, first when running in reverse.
-        """
-        num_steps = jax.tree.leaves(inputs)[0].shape[0]
-        remat = self.remat
-        block = math.ceil(math.sqrt(num_steps)) if remat == "sqrt" else min(remat, num_steps)
-        full, tail = divmod(num_steps, block)
+def _over_time(sequence, carry, inputs, reverse, remat):
+    """``sequence`` over all time-major inputs, or over blocks of k steps, each under
+    ``jax.checkpoint`` (``remat``).
 
-        @jax.checkpoint
-        def run_block(carry, block_inputs):
-            return lax.scan(
-                self.body, carry, self.prepare(block_inputs), reverse=self.reverse,
-                unroll=self.unroll,
-            )  # fmt: skip
+    Under remat, a remainder of T mod k steps runs as one more, shorter, checkpointed
+    block: last when running forward in time, first when running in reverse.
+    """
+    if remat is None:
+        return sequence(carry, inputs)
+    num_steps = jax.tree.leaves(inputs)[0].shape[0]
+    block = math.ceil(math.sqrt(num_steps)) if remat == "sqrt" else min(remat, num_steps)
+    full, tail = divmod(num_steps, block)
+    run_block = jax.checkpoint(lambda carry, block_inputs: sequence(carry, block_inputs))
 
-        def split(x):
-            return x[: full * block].reshape(full, block, *x.shape[1:])
+    def split(x):
+        return x[: full * block].reshape(full, block, *x.shape[1:])
 
-        head = jax.tree.map(split, inputs)
-        rest = jax.tree.map(lambda x: x[full * block :], inputs)
+    head = jax.tree.map(split, inputs)
+    rest = jax.tree.map(lambda x: x[full * block :], inputs)
 
-        def run_head(carry):
-            carry, ys = lax.scan(run_block, carry, head, reverse=self.reverse)
-            return carry, jax.tree.map(lambda y: y.reshape(full * block, *y.shape[2:]), ys)
+    def run_head(carry):
+        carry, ys = lax.scan(run_block, carry, head, reverse=reverse)
+        return carry, jax.tree.map(lambda y: y.reshape(full * block, *y.shape[2:]), ys)
 
-        if not tail:
-            return run_head(carry)
-        if self.reverse:
-            carry, ys_rest = run_block(carry, rest)
-            carry, ys_head = run_head(carry)
-        else:
-            carry, ys_head = run_head(carry)
-            carry, ys_rest = run_block(carry, rest)
-        return carry, jax.tree.map(lambda a, b: jnp.concatenate([a, b]), ys_head, ys_rest)
+    if not tail:
+        return run_head(carry)
+    if reverse:
+        carry, ys_rest = run_block(carry, rest)
+        carry, ys_head = run_head(carry)
+    else:
+        carry, ys_head = run_head(carry)
+        carry, ys_rest = run_block(carry, rest)
+    return carry, jax.tree.map(lambda a, b: jnp.concatenate([a, b]), ys_head, ys_rest)

@@ -15,6 +15,9 @@ four gate activations and c per step; the backward loop does multiply-adds and o
 (B, H) x (H, H) matmul per gate and step, and each block's weight gradients are one
 (H, BLOCK*B) x (BLOCK*B, H) matmul per gate. Gates are kept as separate arrays: slicing
 one (B, 4H) array into gates inside the loop copies strided columns at every step.
+
+With a valid-step mask (padded batches), a padded step keeps (h, c): its gradients
+pass through unchanged and it adds nothing to the weight or input gradients.
 """
 
 import functools
@@ -25,23 +28,34 @@ from jax import lax
 
 from jaxnets.core import along_last_axis
 
-from ._common import gate_columns
-from ._fused import previous, weight_gradient
+from ._sequences import gate_columns, keep, previous, weight_gradient, zero_padded
 
 # Steps per block. Measured at B=32 (two devices), T=200, H=256: 10 and 20 steps take
 # the same time and 40 is slower (its scratch buffer passes 32 MiB again).
 BLOCK = 10
 
 
-def lstm_sequence(params, carry, xs, *, reverse=False, unroll=1):
-    """LSTM over time-major inputs xs (T, *batch, D) from ``carry = (h, c)``:
-    ``((h_T, c_T), hs)`` with hs (T, *batch, H). ``params``: ``w_x`` (D, 4H),
-    ``w_h`` (H, 4H), ``b`` (4H,), gates in the order i, f, g, o."""
+def lstm(params, carry, xs, *, mask, reverse, unroll, options):
+    """The LSTM (``jaxnets.cells.lstm`` without peepholes or projection) over time-major
+    xs (T, *batch, D) from ``carry`` (an ``LSTMCarry``): ``(carry, hs)``."""
+    weights = {name: params[name] for name in ("w_x", "w_h", "b")}
     if reverse:
         # Time flipped, the reverse recurrence is the forward one.
-        carry, hs = _lstm_blocks(params, carry, xs[::-1], unroll)
-        return carry, hs[::-1]
-    return _lstm_blocks(params, carry, xs, unroll)
+        flip = None if mask is None else mask[::-1]
+        (h, c), hs = _lstm_blocks(weights, tuple(carry), xs[::-1], flip, unroll)
+        hs = hs[::-1]
+    else:
+        (h, c), hs = _lstm_blocks(weights, tuple(carry), xs, mask, unroll)
+    if mask is not None:
+        (hs,) = zero_padded(mask, (hs,))
+    return type(carry)(h, c), hs
+
+
+def lstm_supports(options):
+    extras = [name for name in ("peephole", "proj_size") if options.get(name)]
+    if extras:
+        return f"{' and '.join(extras)} change the equations its backward pass is written for"
+    return None
 
 
 def _split(params):
@@ -49,25 +63,28 @@ def _split(params):
     return tuple(gate_columns(params[name], 4) for name in ("w_x", "b", "w_h"))
 
 
-def _run_block(weights, carry, xs, unroll, save):
+def _run_block(weights, carry, xs, mask, unroll, save):
     """One block of steps: its input projection (one matmul per gate), then the loop.
     Outputs per step: h, plus (c, gates) when ``save`` (for the backward pass)."""
     w_x, b, w_h = weights
     zs = tuple(xs @ u + along_last_axis(c, xs.ndim) for u, c in zip(w_x, b))
 
-    def step(carry, z):
+    def step(carry, inputs):
+        z, valid = inputs
         h, c = carry
         a_i, a_f, a_g, a_o = (z_k + h @ w for z_k, w in zip(z, w_h))
         i, f, g, o = jax.nn.sigmoid(a_i), jax.nn.sigmoid(a_f), jnp.tanh(a_g), jax.nn.sigmoid(a_o)
-        c = f * c + i * g
-        h = o * jnp.tanh(c)
+        c_new = f * c + i * g
+        h, c = keep(valid, o * jnp.tanh(c_new), h), keep(valid, c_new, c)
         return (h, c), (h, (c, (i, f, g, o))) if save else h
 
-    return lax.scan(step, carry, zs, unroll=unroll)
+    return lax.scan(step, carry, (zs, mask), unroll=unroll)
 
 
 def _blocks(a):
     """(T, ...) as full blocks (N, BLOCK, ...) and the remaining (T mod BLOCK, ...)."""
+    if a is None:
+        return None, None
     full = a.shape[0] // BLOCK * BLOCK
     return a[:full].reshape(-1, BLOCK, *a.shape[1:]), a[full:]
 
@@ -79,31 +96,32 @@ def _join(head, tail):
     return jax.tree.map(lambda a, b: jnp.concatenate([a, b]), head, tail)
 
 
-def _forward(params, carry, xs, unroll, save):
+def _forward(params, carry, xs, mask, unroll, save):
     """Blocks in order: a lax.scan over the full ones, then the rest as one more."""
     weights = _split(params)
     head, rest = _blocks(xs)
+    mask_head, mask_rest = _blocks(mask)
 
-    def block(carry, x):
-        return _run_block(weights, carry, x, unroll, save)
+    def block(carry, inputs):
+        return _run_block(weights, carry, *inputs, unroll, save)
 
-    carry, out_head = lax.scan(block, carry, head)
+    carry, out_head = lax.scan(block, carry, (head, mask_head))
     out_rest = None
     if rest.shape[0]:
-        carry, out_rest = block(carry, rest)
+        carry, out_rest = block(carry, (rest, mask_rest))
     return carry, out_head, out_rest
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
-def _lstm_blocks(params, carry, xs, unroll):
-    carry, hs_head, hs_rest = _forward(params, carry, xs, unroll, save=False)
+@functools.partial(jax.custom_vjp, nondiff_argnums=(4,))
+def _lstm_blocks(params, carry, xs, mask, unroll):
+    carry, hs_head, hs_rest = _forward(params, carry, xs, mask, unroll, save=False)
     return carry, _join(hs_head, hs_rest)
 
 
-def _lstm_fwd(params, carry, xs, unroll):
-    carry_out, head, rest = _forward(params, carry, xs, unroll, save=True)
+def _lstm_fwd(params, carry, xs, mask, unroll):
+    carry_out, head, rest = _forward(params, carry, xs, mask, unroll, save=True)
     hs = _join(head[0], None if rest is None else rest[0])
-    return (carry_out, hs), (params, carry, xs, head, rest)
+    return (carry_out, hs), (params, carry, xs, mask, head, rest)
 
 
 def _first_of_each_block(first, head):
@@ -111,8 +129,8 @@ def _first_of_each_block(first, head):
     return jnp.concatenate([first[None], head[:-1, -1]])[: head.shape[0]]
 
 
-def _lstm_bwd(unroll, saved, cotangents):
-    params, (h0, c0), xs, head, rest = saved
+def _lstm_bwd(unroll, residuals, cotangents):
+    params, (h0, c0), xs, mask, head, rest = residuals
     (dh, dc), dhs = cotangents
     weights = _split(params)
     transposed = tuple(tuple(w.T for w in ws) for ws in (weights[0], weights[2]))
@@ -123,6 +141,7 @@ def _lstm_bwd(unroll, saved, cotangents):
 
     x_head, x_rest = _blocks(xs)
     dhs_head, dhs_rest = _blocks(dhs)
+    mask_head, mask_rest = _blocks(mask)
     hs_head, (cs_head, gates_head) = head
     dx_rest = None
     if rest is not None:
@@ -131,13 +150,13 @@ def _lstm_bwd(unroll, saved, cotangents):
         h_first, c_first = (hs_head[-1, -1], cs_head[-1, -1]) if hs_head.shape[0] else (h0, c0)
         hs_rest, (cs_rest, gates_rest) = rest
         grads, dx_rest = block(
-            grads, (x_rest, h_first, c_first, hs_rest, cs_rest, gates_rest, dhs_rest)
+            grads, (x_rest, h_first, c_first, hs_rest, cs_rest, gates_rest, dhs_rest, mask_rest)
         )
     firsts = (_first_of_each_block(h0, hs_head), _first_of_each_block(c0, cs_head))
-    inputs = (x_head, *firsts, hs_head, cs_head, gates_head, dhs_head)
+    inputs = (x_head, *firsts, hs_head, cs_head, gates_head, dhs_head, mask_head)
     (dh0, dc0, dw_x, dw_h, db), dx_head = lax.scan(block, grads, inputs, reverse=True)
     dparams = {"w_x": dw_x, "w_h": dw_h, "b": db}
-    return dparams, (dh0, dc0), _join(dx_head, dx_rest)
+    return dparams, (dh0, dc0), _join(dx_head, dx_rest), None
 
 
 def _block_backward(transposed, unroll, grads, inputs):
@@ -145,25 +164,30 @@ def _block_backward(transposed, unroll, grads, inputs):
     input gradient and its share of the weight gradients as a few large matmuls."""
     w_x_t, w_h_t = transposed
     dh, dc, dw_x, dw_h, db = grads
-    x, h_first, c_first, hs, cs, gates, dhs = inputs
+    x, h_first, c_first, hs, cs, gates, dhs, mask = inputs
     h_before = previous(h_first, hs, reverse=False)
     c_before = previous(c_first, cs, reverse=False)
 
     def step(carry, inputs):
         dh_next, dc_next = carry
-        dh_out, c, c_prev, (i, f, g, o) = inputs
+        dh_out, c, c_prev, (i, f, g, o), valid = inputs
         dh = dh_out + dh_next
         tc = jnp.tanh(c)
         dc = dc_next + dh * o * (1 - tc * tc)
-        da = (
-            dc * g * i * (1 - i),
-            dc * c_prev * f * (1 - f),
-            dc * i * (1 - g * g),
-            dh * tc * o * (1 - o),
+        da = zero_padded(
+            valid,
+            (
+                dc * g * i * (1 - i),
+                dc * c_prev * f * (1 - f),
+                dc * i * (1 - g * g),
+                dh * tc * o * (1 - o),
+            ),
         )
-        return (sum(d @ w for d, w in zip(da, w_h_t)), dc * f), da
+        dh_prev = keep(valid, sum(d @ w for d, w in zip(da, w_h_t)), dh)
+        return (dh_prev, keep(valid, dc * f, dc_next)), da
 
-    (dh, dc), da = lax.scan(step, (dh, dc), (dhs, cs, c_before, gates), reverse=True, unroll=unroll)
+    inputs = (dhs, cs, c_before, gates, mask)
+    (dh, dc), da = lax.scan(step, (dh, dc), inputs, reverse=True, unroll=unroll)
     dx = sum(d @ w for d, w in zip(da, w_x_t))
     dw_x = dw_x + weight_gradient(x, da)
     dw_h = dw_h + weight_gradient(h_before, da)

@@ -11,11 +11,19 @@ import jax
 import jax.numpy as jnp
 
 
-def tiled_pool(x, window, kind):
+def tiled_pool(x, *, window, op):
     """Max ("max") or mean ("avg") pooling of x (B, *spatial, C), stride == window, no padding."""
-    if kind == "max":
+    if op == "max":
         return _tiled_max(x, window)
     return _tiles(x, window).mean(axis=_window_axes(window))
+
+
+def tiled_pool_supports(options):
+    if tuple(options["strides"]) != tuple(options["window"]):
+        return f"its strides {options['strides']} differ from its window {options['window']}"
+    if any(lo or hi for lo, hi in options["pads"]):
+        return f"it is padded {options['pads']}"
+    return None
 
 
 def _tiles(x, window):
