@@ -6,36 +6,25 @@ kernels' docstrings cite.
 Cell kernels: a train step's gradient (``jax.grad`` of the mean squared outputs through
 ``unroll``) and the forward pass, at big = B 32, T 200, D 128, H 256 and small = B 16,
 T 100, D 32, H 64, with and without a padded batch (lengths drawn from [T/2, T]).
-Layer kernels: forward and backward of the Keras MNIST convnet's pooling and
-convolution shapes, batch 64. ``impl=NAME`` against ``impl="reference"``, each timed in
-blocks of ``--runs`` calls, alternated ``--rounds`` times; the median block.
+Layer kernels: forward and backward (gradients of the summed squares) of the kernel's
+own function against ``lax.reduce_window`` / ``lax.conv_general_dilated``, batch 64,
+at the Keras MNIST convnet's and LeNet-5's shapes. Kernel against reference, each timed
+in blocks of ``--runs`` calls, alternated ``--rounds`` times; the median block.
 """
 
 import argparse
 import statistics
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
+from peers import SIZES, timed
 
 from jaxnets.cells import CELLS
 from jaxnets.kernels import KERNELS
-from jaxnets.layers import avg_pool2d, conv2d, max_pool2d
+from jaxnets.layers import max_pool2d
 from jaxnets.rnn import unroll
-
-SIZES = {"big": (32, 200, 128, 256), "small": (16, 100, 32, 64)}
-
-
-def _timed(fn, runs):
-    for _ in range(2):
-        fn()
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def cell_cases(name, kind):
@@ -61,34 +50,58 @@ def cell_cases(name, kind):
             yield f"{size}{', lengths' if padded else ''}", calls
 
 
+def _conv_case(c_in, c_out, size, k):
+    """A stride-1 unpadded convolution (B 64): lax's and the kernel's, as f(w, x)."""
+    shape = (64, size, size, c_in)
+    w = jax.random.normal(jax.random.key(0), (k, k, c_in, c_out)) / (k * k * c_in) ** 0.5
+    one = ((1, 1), ((0, 0), (0, 0)), (1, 1))
+
+    def reference(w, x):
+        layout = ("NHWC", "HWIO", "NHWC")
+        return lax.conv_general_dilated(x, w, one[0], one[1], dimension_numbers=layout)
+
+    def kernel(w, x):
+        return KERNELS["conv_patches"].run(x, w, strides=one[0], pads=one[1], dilation=one[2])
+
+    return shape, w, {"reference": reference, "conv_patches": kernel}
+
+
+def _max_pool_case(size, channels):
+    shape = (64, size, size, channels)
+    reference = max_pool2d(2, impl="reference")
+
+    def kernel(w, x):
+        return KERNELS["pool_tiled"].run(x, window=(2, 2), op="max")
+
+    return shape, jnp.zeros(()), {
+        "reference": lambda w, x: reference.apply({}, {}, x)[0], "pool_tiled": kernel,
+    }  # fmt: skip
+
+
+# Each called with the kernel itself (``run``), so that sizes it is not registered for,
+# because it lost there, can be measured too.
 LAYERS = {
-    "pool": {
-        "max_pool2d(2) 26x26x32": (lambda impl: max_pool2d(2, impl=impl), (64, 26, 26, 32)),
-        "avg_pool2d(2) 26x26x32": (lambda impl: avg_pool2d(2, impl=impl), (64, 26, 26, 32)),
-    },
-    "conv": {
-        "conv2d 3x3 1->32 28x28": (lambda impl: conv2d(32, 3, impl=impl), (64, 28, 28, 1)),
-        "conv2d 3x3 32->64 13x13": (lambda impl: conv2d(64, 3, impl=impl), (64, 13, 13, 32)),
+    "pool_tiled": {"max_pool2d(2) 26x26x32": _max_pool_case(26, 32)},
+    "conv_patches": {
+        "3x3, 1->32, 28x28 (patch 9)": _conv_case(1, 32, 28, 3),
+        "3x3, 3->32, 28x28 (patch 27)": _conv_case(3, 32, 28, 3),
+        "5x5, 1->6, 32x32 (patch 25)": _conv_case(1, 6, 32, 5),
+        "3x3, 16->32, 28x28 (patch 144)": _conv_case(16, 32, 28, 3),
+        "3x3, 32->64, 13x13 (patch 288)": _conv_case(32, 64, 13, 3),
     },
 }
 
 
-def layer_cases(name, kind):
-    for label, (make, shape) in LAYERS[kind].items():
+def layer_cases(name):
+    for label, (shape, w, functions) in LAYERS[name].items():
         x = jax.random.normal(jax.random.key(1), shape)
 
-        def calls(impl, make=make, x=x):
-            layer = make(impl)
-            _, params, state = layer.init(jax.random.key(0), x.shape[1:])
-
-            def loss(p, x):
-                return jnp.sum(layer.apply(p, state, x)[0] ** 2)
-
-            grad = jax.jit(jax.grad(loss, (0, 1)))
-            forward = jax.jit(lambda p, x: layer.apply(p, state, x)[0])
+        def calls(impl, f=functions, w=w, x=x):
+            grad = jax.jit(jax.grad(lambda w, x: jnp.sum(f[impl](w, x) ** 2), (0, 1)))
+            forward = jax.jit(f[impl])
             return (
-                lambda: jax.block_until_ready(grad(params, x)),
-                lambda: jax.block_until_ready(forward(params, x)),
+                lambda: jax.block_until_ready(grad(w, x)),
+                lambda: jax.block_until_ready(forward(w, x)),
             )
 
         yield label, calls
@@ -107,14 +120,14 @@ def main():
     print("|---|---|---|---|---|---|---|---|")
     for name in args.only.split(","):
         kind = KERNELS[name].kind
-        cases = layer_cases(name, kind) if kind in LAYERS else cell_cases(name, kind)
+        cases = layer_cases(name) if name in LAYERS else cell_cases(name, kind)
         for label, calls in cases:
             contenders = {impl: calls(impl) for impl in ("reference", name)}
             blocks = {impl: ([], []) for impl in contenders}
             for _ in range(args.rounds):
                 for impl, (train, forward) in contenders.items():
-                    blocks[impl][0].append(_timed(train, args.runs))
-                    blocks[impl][1].append(_timed(forward, args.runs))
+                    blocks[impl][0].append(timed(train, args.runs))
+                    blocks[impl][1].append(timed(forward, args.runs))
             (rt, rf), (kt, kf) = (tuple(map(statistics.median, blocks[i])) for i in contenders)
             print(f"| {name} | {label} | {rt * 1e3:.2f} | {kt * 1e3:.2f} | {rt / kt:.2f} | "
                   f"{rf * 1e3:.2f} | {kf * 1e3:.2f} | {rf / kf:.2f} |", flush=True)  # fmt: skip

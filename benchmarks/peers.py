@@ -33,7 +33,7 @@ SIZES = {"big": (32, 200, 128, 256), "small": (16, 100, 32, 64)}
 GATES = {"elman": 1, "gru": 3, "lstm": 4}
 
 
-def _timed(fn, runs):
+def timed(fn, runs):
     for _ in range(3):
         fn()
     times = []
@@ -60,8 +60,8 @@ def _in_rounds(contenders, runs, rounds):
                 continue
             train, infer, before = contender
             before()
-            blocks[name][0].append(_timed(train, runs))
-            blocks[name][1].append(_timed(infer, runs))
+            blocks[name][0].append(timed(train, runs))
+            blocks[name][1].append(timed(infer, runs))
     return {name: tuple(map(statistics.median, times)) for name, times in blocks.items()}
 
 
@@ -156,7 +156,7 @@ def worker(runs):
         if key not in built:
             built[key] = jaxnets_steps(*key)
         train, infer, _ = built[key]
-        print(json.dumps([_timed(train, runs), _timed(infer, runs)]), flush=True)
+        print(json.dumps([timed(train, runs), timed(infer, runs)]), flush=True)
 
 
 def flax_steps(model, size):
@@ -217,7 +217,7 @@ def torch_threads(model, size, runs):
     timings = {}
     for threads in (1, 2):
         torch.set_num_threads(threads)
-        timings[threads] = _timed(torch_steps(model, size, threads)[0], runs)
+        timings[threads] = timed(torch_steps(model, size, threads)[0], runs)
     return min(timings, key=timings.get)
 
 
@@ -266,7 +266,7 @@ def matmul_gflops():
 
     a = jax.random.normal(jax.random.key(0), (2048, 2048))
     f = jax.jit(lambda a: a @ a)
-    seconds = _timed(lambda: jax.block_until_ready(f(a)), 10)
+    seconds = timed(lambda: jax.block_until_ready(f(a)), 10)
     return 2 * 2048**3 / seconds / 1e9
 
 

@@ -49,8 +49,8 @@ def test_conv2d_matches_torch(rng, kernel, stride, padding, dilation, impl):
 @pytest.mark.parametrize("stride, padding, dilation", [(1, 0, 1), (2, 1, 1), (1, 2, 2), (3, 1, 1)])
 def test_conv1d_matches_torch(rng, stride, padding, dilation, impl):
     layer = conv1d(5, 3, strides=stride, padding=padding, dilation=dilation, impl=impl)
-    out_shape, params, _ = _init(layer, (11, 3))
-    x = rng.normal(size=(2, 11, 3)).astype(np.float32)
+    out_shape, params, _ = _init(layer, (11, 6))  # patches of 18 values
+    x = rng.normal(size=(2, 11, 6)).astype(np.float32)
     y, _ = layer.apply(params, {}, x)
     expected = F.conv1d(
         torch.from_numpy(x).permute(0, 2, 1),

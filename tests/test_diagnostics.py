@@ -1,5 +1,8 @@
 """Diagnostics against finite differences, explicit Jacobian products and NumPy counts."""
 
+import json
+import pathlib
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -156,3 +159,40 @@ def test_diagnostics_reject_bad_input():
     with pytest.raises(ValueError, match="`cell` has no gates hook"):
         e = elman(H)
         gate_saturation(e, e.init(jax.random.key(0), D), _xs())
+
+
+def diagnostics_numbers():
+    """The diagnostics of four cells on a fixed seed: what tests/data/diagnostics_numbers.json
+    recorded when the diagnostics still ran their own Python loops over ``step``
+    (git revision 77925e4^, this function run there)."""
+    xs = jnp.asarray(np.random.default_rng(7).normal(size=(2, 12, 3)), jnp.float32)
+    cells = {
+        "lstm": lstm(5),
+        "gru": gru(5),
+        "elman": elman(5),
+        "clockwork": clockwork(4, num_modules=2),
+    }
+    out = {}
+    for name, cell in cells.items():
+        params = cell.init(jax.random.key(3), 3)
+        flow = gradient_flow(cell, params, xs, lambda ys, c: jnp.sum(ys[:, -1] ** 2))
+        out[name] = {
+            "flow": np.asarray(flow),
+            "jac": np.asarray(jacobian_norms(cell, params, xs[0], 6)),
+        }
+        if name in ("lstm", "gru"):
+            out[name]["sat"] = gate_saturation(cell, params, xs * 3, low=0.2, high=0.8)
+    return out
+
+
+def test_the_diagnostics_numbers_are_those_of_their_own_loops():
+    recorded = json.loads(
+        (pathlib.Path(__file__).parent / "data" / "diagnostics_numbers.json").read_text()
+    )
+    now = diagnostics_numbers()
+    assert set(now) == set(recorded)
+    for name, values in recorded.items():
+        np.testing.assert_allclose(now[name]["flow"], values["flow"], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(now[name]["jac"], values["jac"], rtol=1e-5, atol=1e-6)
+        for gate, fractions in values.get("sat", {}).items():
+            np.testing.assert_allclose(now[name]["sat"][gate], fractions, atol=1e-6)

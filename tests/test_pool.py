@@ -90,3 +90,18 @@ def test_pool_rejects_bad_arguments():
         avg_pool2d(2, strides=-2)
     with pytest.raises(ValueError, match="`x` must have shape"):
         max_pool2d(2).apply({}, {}, jnp.zeros((4, 4, 1)))
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [max_pool2d(3, strides=2, padding=1), avg_pool2d(3, padding=1, count_include_pad=False)],
+)
+def test_padded_pooling_gradients_under_jit(rng, layer):
+    # lax.reduce_window has a gradient only when it can tell the reduction is a max or
+    # a sum, which a traced init value hid under jit.
+    x = jnp.asarray(rng.normal(size=(2, 9, 7, 3)).astype(np.float32))
+
+    def f(x):
+        return jnp.sum(layer.apply({}, {}, x)[0] ** 2)
+
+    np.testing.assert_allclose(jax.jit(jax.grad(f))(x), jax.grad(f)(x), rtol=1e-6)

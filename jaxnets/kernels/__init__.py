@@ -9,19 +9,20 @@ kernel's name forces it (a ``ValueError`` naming the kernel and what it supports
 does not apply). ``jaxnets.rnn.check_kernel`` is the suite that proves a cell kernel
 equal to its cell; ``tests/test_kernels.py`` runs it on every registered kernel.
 
-Registered here (measured by ``python benchmarks/kernels.py``; figures in each
-function's docstring):
+Registered here, all for CPU in float32 and float64, where ``python
+benchmarks/kernels.py`` measured them to win (train step against the reference, on
+this project's 2-core CPU; each ``KERNELS[name].run`` docstring has the figures):
 
-  lstm_blocks   ``jaxnets.cells.lstm`` without peepholes or projection
-  gru_fused     ``jaxnets.cells.gru`` with ``reset_after=True``
-  elman_fused   ``jaxnets.cells.elman`` with a named activation
-  pool_tiled    max and average pooling with stride == window, unpadded
-  conv_patches  1-d and 2-d convolution as patches times weights
+  lstm_blocks   ``jaxnets.cells.lstm`` without peepholes or projection: 1.3-1.5x
+  gru_fused     ``jaxnets.cells.gru`` with ``reset_after=True``: 1.2-1.5x
+  elman_fused   ``jaxnets.cells.elman`` with a named activation: 1.4-2.4x
+  pool_tiled    max pooling, strides == window, unpadded: 4x
+  conv_patches  1-d and 2-d convolution, patches of >= 16 values: 1.2-2.2x
 
-all on CPU in float32 and float64; the cell kernels mask padded steps (``lengths``).
+The cell kernels mask padded steps (``lengths``) and run under ``remat``.
 """
 
-from ._conv import conv_patches
+from ._conv import MIN_PATCH, conv_patches, conv_patches_supports
 from ._fused import elman, elman_supports, gru, gru_supports
 from ._lstm import lstm, lstm_supports
 from ._pool import tiled_pool, tiled_pool_supports
@@ -78,10 +79,20 @@ register(
         tiled_pool,
         _CPU,
         _FLOATS,
-        supports="strides == window, no padding",
+        supports="max pooling, strides == window, no padding",
         check=tiled_pool_supports,
     )
 )
-register(Kernel("conv_patches", "conv", conv_patches, _CPU, _FLOATS))
+register(
+    Kernel(
+        "conv_patches",
+        "conv",
+        conv_patches,
+        _CPU,
+        _FLOATS,
+        supports=f"patches of >= {MIN_PATCH} values (kernel size times input channels)",
+        check=conv_patches_supports,
+    )
+)
 
 __all__ = ["IMPLS", "KERNELS", "Kernel", "check_impl", "choose", "register"]

@@ -36,7 +36,14 @@ def outputs(hs, mask):
 
 
 def gru(params, carry, xs, *, mask, reverse, unroll, options):
-    """The GRU (``jaxnets.cells.gru``, reset after) over time-major xs (T, *batch, D)."""
+    """The GRU (``jaxnets.cells.gru``, reset after) over time-major xs (T, *batch, D).
+
+    Measured with ``python benchmarks/kernels.py`` (2-core AMD EPYC, jax 0.10.2, float32;
+    big = B 32, T 200, D 128, H 256; small = B 16, T 100, D 32, H 64; train step = gradient):
+    against the reference scan, train step 1.46x faster at big (145 -> 99 ms), 1.44x
+    with lengths, 1.24x at small (3.8 -> 3.1 ms); forward 1.50x (big), 1.36x (small).
+    Registered for CPU only: no other backend was measured.
+    """
     zs = project_gates(params, xs, 3)
     h, hs = _gru_sequence(params["w_h"], params["b_hn"], carry, zs, mask, reverse, unroll)
     return h, outputs(hs, mask)
@@ -120,7 +127,15 @@ ELMAN_ACTIVATIONS = {
 
 
 def elman(params, carry, xs, *, mask, reverse, unroll, options):
-    """The Elman cell (``jaxnets.cells.elman``) over time-major xs (T, *batch, D)."""
+    """The Elman cell (``jaxnets.cells.elman``) over time-major xs (T, *batch, D).
+
+    Measured with ``python benchmarks/kernels.py`` (2-core AMD EPYC, jax 0.10.2, float32;
+    big = B 32, T 200, D 128, H 256; small = B 16, T 100, D 32, H 64; train step = gradient):
+    against the reference scan, train step 1.86x faster at big (41.5 -> 22.3 ms), 2.43x
+    with lengths, 1.46x at small (1.48 -> 1.01 ms); the forward pass alone is level
+    (1.02x big, 0.83-0.94x small: there is little to gain without a backward pass).
+    Registered for CPU only: no other backend was measured.
+    """
     zs = xs @ params["w_x"] + along_last_axis(params["b"], xs.ndim)
     activation = options["activation"]
     h, hs = _elman_sequence(params["w_h"], carry, zs, mask, activation, reverse, unroll)

@@ -37,7 +37,15 @@ BLOCK = 10
 
 def lstm(params, carry, xs, *, mask, reverse, unroll, options):
     """The LSTM (``jaxnets.cells.lstm`` without peepholes or projection) over time-major
-    xs (T, *batch, D) from ``carry`` (an ``LSTMCarry``): ``(carry, hs)``."""
+    xs (T, *batch, D) from ``carry`` (an ``LSTMCarry``): ``(carry, hs)``.
+
+    Measured with ``python benchmarks/kernels.py`` (2-core AMD EPYC, jax 0.10.2, float32;
+    big = B 32, T 200, D 128, H 256; small = B 16, T 100, D 32, H 64; train step = gradient):
+    against the reference scan, train step 1.37x faster at big (170 -> 124 ms), 1.53x
+    with lengths (183 -> 120 ms), 1.32x at small (5.7 -> 4.3 ms); forward 1.43x (big)
+    and 1.29x (small). Registered for CPU only: the blocks answer XLA:CPU's scratch
+    buffer and glibc's 32 MiB threshold; no other backend was measured.
+    """
     weights = {name: params[name] for name in ("w_x", "w_h", "b")}
     if reverse:
         # Time flipped, the reverse recurrence is the forward one.

@@ -3,6 +3,7 @@
 import math
 
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from jaxnets.core import Layer, as_tuple, check_input_shape, check_shape, output_shape
@@ -33,19 +34,21 @@ def _pool(ndim, kind, size, strides, padding, count_include_pad, impl, name) -> 
         full_window, full_strides = (1, *window, 1), (1, *strides, 1)
         full_pads = ((0, 0), *pads, (0, 0))
         if kind == "max":
-            lowest = jnp.array(
-                -jnp.inf if jnp.issubdtype(x.dtype, jnp.floating) else jnp.iinfo(x.dtype).min,
+            # A NumPy (concrete) init value: under jit, a traced one hides that this is a
+            # max, and reduce_window then has no gradient.
+            lowest = np.array(
+                -np.inf if jnp.issubdtype(x.dtype, jnp.floating) else jnp.iinfo(x.dtype).min,
                 x.dtype,
             )
             y = lax.reduce_window(x, lowest, lax.max, full_window, full_strides, full_pads)
             return y, state
         total = lax.reduce_window(
-            x, jnp.zeros((), x.dtype), lax.add, full_window, full_strides, full_pads
+            x, np.zeros((), x.dtype), lax.add, full_window, full_strides, full_pads
         )
         if count_include_pad:
             return total / math.prod(window), state
         counts = lax.reduce_window(
-            jnp.ones(x.shape[1:-1], x.dtype), jnp.zeros((), x.dtype), lax.add, window, strides, pads
+            jnp.ones(x.shape[1:-1], x.dtype), np.zeros((), x.dtype), lax.add, window, strides, pads
         )
         return total / counts[None, ..., None], state
 
