@@ -92,7 +92,9 @@ def bidirectional(
 
     Args:
       merge: ``"concat"`` (2O features), ``"sum"``, ``"mean"`` or ``"mul"``.
-      unroll, remat, impl: passed to ``jaxnets.rnn.unroll``.
+      unroll: passed to ``jaxnets.rnn.unroll``.
+      remat: passed to ``jaxnets.rnn.unroll``.
+      impl: passed to ``jaxnets.rnn.unroll``.
 
     Returns:
       A Layer with params ``{"forward": ..., "backward": ...}``.
