@@ -4,12 +4,19 @@
         [--lengths 10,25,50,100,200,400,800,1600] [--unrolls python,1,2,4,8,16]
         [--batch 16 --features 32 --hidden 64] [--cap 30] [--runs 10]
 
+    # the parallel form against the sequential scan and the Python loop (issue 22):
+    python benchmarks/scan_vs_unrolled.py --cells min_gru,min_lstm,lru,diagonal_rnn,gru \
+        --lengths 16,64,256,1024,4096,16384 --unrolls python,1,associative --no-remat
+
 For every cell, T and unroll: the compile time of jit(grad) of a loss over the RNN's
 outputs (lowering and compiling, i.e. what the first call costs beyond one run), the
 median of ``--runs`` timed calls after two warm-up calls, and the memory XLA plans for
 the compiled step (arguments + outputs + temporaries, from its memory analysis).
 ``unroll="python"`` is a Python loop over time, a fully unrolled graph; its series
-stops once a compile passes ``--cap`` seconds, and the table says so. Rows with
+stops once a compile passes ``--cap`` seconds, and the table says so.
+``unroll="associative"`` is the parallel form (``lax.associative_scan``) of the cells
+linear in their state; other cells skip it. For those cells the table ends with the
+crossover: the shortest T from which the parallel form runs faster than ``unroll=1``. Rows with
 ``remat`` rematerialize over blocks of sqrt(T) steps (``unroll(..., remat="sqrt")``).
 Writes ``benchmarks/results/scan_vs_unrolled.md`` and PNG plots of compile and run time
 against T (log axes).
@@ -37,6 +44,7 @@ def _parse():
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--cap", type=float, default=30.0, help="python-loop compile cap, s")
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--no-remat", action="store_true", help="leave out the remat rows")
     parser.add_argument("--out", default=str(RESULTS))
     return parser.parse_args()
 
@@ -47,13 +55,15 @@ def main():
     import jax.numpy as jnp
 
     from jaxnets.cells import CELLS
+    from jaxnets.core import cell_tag
     from jaxnets.rnn import unroll
 
     unknown = set(args.cells.split(",")) - set(CELLS)
     if unknown:
         raise SystemExit(f"--cells: unknown {sorted(unknown)}; known: {sorted(CELLS)}")
     lengths = [int(t) for t in args.lengths.split(",")]
-    unrolls = [u if u == "python" else int(u) for u in args.unrolls.split(",")] + ["remat"]
+    unrolls = [u if u in ("python", "associative") else int(u) for u in args.unrolls.split(",")]
+    unrolls += [] if args.no_remat else ["remat"]
     device = jax.devices()[0]
     rows = []
 
@@ -83,7 +93,10 @@ def main():
     for name in args.cells.split(","):
         cell = CELLS[name](args.hidden)
         params = cell.init(jax.random.key(0), args.features)
+        parallel = cell_tag(cell).kind == "linear_recurrence"
         for how in unrolls:
+            if how == "associative" and not parallel:
+                continue
             stopped = False
             for t in lengths:
                 if stopped:
@@ -112,12 +125,30 @@ def main():
         else:
             lines.append(f"| {name} | {how} | {t} | {compile_s:.2f} | {run_s * 1e3:.2f} | "
                          f"{peak / 2**20:.1f} | {note} |")  # fmt: skip
+    lines += ["", *_crossovers(rows)]
     table = "\n".join(lines)
     print(table)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "scan_vs_unrolled.md").write_text(table + "\n")
     _plot(rows, out, header)
+
+
+def _crossovers(rows):
+    """Per cell with a parallel form: the shortest T from which it beats unroll=1."""
+    found = []
+    for name in sorted({r[0] for r in rows if r[1] == "associative"}):
+        runs = {(r[1], r[2]): r[4] for r in rows if r[0] == name and r[4] is not None}
+        lengths = sorted(t for how, t in runs if how == "associative" and ("1", t) in runs)
+        faster = [t for t in lengths if runs["associative", t] < runs["1", t]]
+        # The crossover: faster from there on, at every longer T measured.
+        start = next((t for t in lengths if all(u in faster for u in lengths if u >= t)), None)
+        found.append(
+            f"{name}: the parallel form is faster than unroll=1 from T = {start} on"
+            if start is not None
+            else f"{name}: the parallel form is not faster than unroll=1 up to T = {lengths[-1]}"
+        )
+    return found
 
 
 def _plot(rows, out, title):

@@ -5,7 +5,18 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxnets.cells import clockwork, gru, jordan, lstm, mgu, simple_gru
+from jaxnets.cells import (
+    clockwork,
+    diagonal_rnn,
+    gru,
+    jordan,
+    lru,
+    lstm,
+    mgu,
+    min_gru,
+    min_lstm,
+    simple_gru,
+)
 from jaxnets.rnn import unroll
 
 B, T, D, H = 2, 7, 3, 4
@@ -101,7 +112,57 @@ def np_clockwork(p, xs, carry):
     return (h, t), out
 
 
+def g(v):
+    return np.where(v >= 0, v + 0.5, sigmoid(v))
+
+
+def np_min_gru(p, xs, h):
+    """Feng et al. 2024, Algorithm (sequential mode), written in linear space."""
+    out = []
+    for x in xs:
+        z = sigmoid(x @ p["w_x"][:, :H] + p["b"][:H])
+        h_tilde = g(x @ p["w_x"][:, H:] + p["b"][H:])
+        h = (1 - z) * h + z * h_tilde
+        out.append(h)
+    return h, out
+
+
+def np_min_lstm(p, xs, h):
+    out = []
+    for x in xs:
+        f = sigmoid(x @ p["w_x"][:, :H] + p["b"][:H])
+        i = sigmoid(x @ p["w_x"][:, H : 2 * H] + p["b"][H : 2 * H])
+        h_tilde = g(x @ p["w_x"][:, 2 * H :] + p["b"][2 * H :])
+        h = f / (f + i) * h + i / (f + i) * h_tilde
+        out.append(h)
+    return h, out
+
+
+def np_lru(p, xs, h):
+    """Orvieto et al. 2023, Appendix A (complex arithmetic, as the paper's code)."""
+    lam = np.exp(-np.exp(p["nu_log"]) + 1j * np.exp(p["theta_log"]))
+    b = (p["b_re"] + 1j * p["b_im"]) * np.exp(p["gamma_log"])[None]
+    c = p["c_re"] + 1j * p["c_im"]
+    out = []
+    for x in xs:
+        h = lam * h + x @ b
+        out.append((h @ c).real + p["d"] * x)
+    return h, out
+
+
+def np_diagonal_rnn(p, xs, h):
+    out = []
+    for x in xs:
+        h = p["a"] * h + x @ p["w_x"] + p["b"]
+        out.append(h)
+    return h, out
+
+
 CASES = {
+    "min_gru": (lambda: min_gru(H), np_min_gru),
+    "min_lstm": (lambda: min_lstm(H), np_min_lstm),
+    "lru": (lambda: lru(H), np_lru),
+    "diagonal_rnn": (lambda: diagonal_rnn(H), np_diagonal_rnn),
     "jordan": (lambda: jordan(H, 3), np_jordan),
     "simple_gru": (lambda: simple_gru(H), np_simple_gru),
     "mgu": (lambda: mgu(H), np_mgu),
@@ -124,14 +185,19 @@ def _random_state(leaf):
     return jnp.asarray(np.random.default_rng(1).normal(size=leaf.shape), leaf.dtype)
 
 
-@pytest.mark.parametrize("case", list(CASES))
-def test_cell_matches_numpy_equations(rng, case):
+LINEAR = ("min_gru", "min_lstm", "lru", "diagonal_rnn")
+
+
+@pytest.mark.parametrize(
+    "case, how", [(c, 1) for c in CASES] + [(c, "associative") for c in LINEAR]
+)
+def test_cell_matches_numpy_equations(rng, case, how):
     make, reference = CASES[case]
     cell = make()
     params = _randomize(cell.init(jax.random.key(0), D), rng)
     xs = rng.normal(size=(B, T, D)).astype(np.float32)
     carry = jax.tree.map(_random_state, cell.initial_carry(params, (B,)))
-    final, ys = unroll(cell, params, xs, carry=carry)
+    final, ys = unroll(cell, params, xs, carry=carry, unroll=how)
 
     p64 = jax.tree.map(lambda a: np.asarray(a, np.float64), params)
     c64 = jax.tree.map(np.array, carry)  # a writable copy; step counters stay ints

@@ -16,37 +16,44 @@ from jaxnets.kernels import KERNELS, Kernel, choose, register
 from jaxnets.layers import avg_pool1d, avg_pool2d, conv1d, conv2d, max_pool1d, max_pool2d
 from jaxnets.rnn import check_kernel, recurrent, unroll
 
-# Cells each cell kernel is checked on: its registry cell, plus the options it covers.
+# Cells each cell kernel is checked on: its kind's registry cells, plus the options it covers.
+KIND_CELLS = {"linear_recurrence": ["min_gru", "min_lstm", "lru", "diagonal_rnn"]}
 OPTIONS = {
     "elman_fused": [{"activation": "relu", "output_size": 3}, {"activation": "sigmoid"}],
 }
 CELL_CASES = [
-    (name, options)
+    (name, cell, options)
     for name, kernel in KERNELS.items()
-    if kernel.kind in CELLS
+    for cell in KIND_CELLS.get(kernel.kind, [kernel.kind])
+    if cell in CELLS
     for options in [{}, *OPTIONS.get(name, [])]
 ]
 LAYER_KINDS = {"pool", "conv"}
 
 
 def test_every_registered_kernel_has_a_suite_case():
-    covered = {name for name, _ in CELL_CASES}
+    covered = {name for name, _, _ in CELL_CASES}
     for name, kernel in KERNELS.items():
         assert name in covered or kernel.kind in LAYER_KINDS, f"no suite case for {name!r}"
-    assert {"lstm_blocks", "gru_fused", "elman_fused", "pool_tiled", "conv_patches"} <= set(KERNELS)
+    assert {
+        "lstm_blocks",
+        "gru_fused",
+        "elman_fused",
+        "pool_tiled",
+        "conv_patches",
+        "associative_scan",
+    } <= set(KERNELS)
 
 
-@pytest.mark.parametrize("name, options", CELL_CASES, ids=lambda v: str(v))
-def test_every_cell_kernel_equals_the_plain_scan(name, options):
-    cell = CELLS[KERNELS[name].kind](6, **options)
-    assert check_kernel(cell, name) == 14
+@pytest.mark.parametrize("name, cell, options", CELL_CASES, ids=lambda v: str(v))
+def test_every_cell_kernel_equals_the_plain_scan(name, cell, options):
+    assert check_kernel(CELLS[cell](6, **options), name) == 14
 
 
-@pytest.mark.parametrize("name", [n for n, _ in CELL_CASES[:3]])
-def test_cell_kernels_in_float64(name):
+@pytest.mark.parametrize("name, cell", sorted({(n, c) for n, c, _ in CELL_CASES}))
+def test_cell_kernels_in_float64(name, cell):
     with jax.enable_x64(True):
-        cell = CELLS[KERNELS[name].kind](5, dtype=jnp.float64)
-        check_kernel(cell, name, steps=(11,), rtol=1e-10, atol=1e-10)
+        check_kernel(CELLS[cell](5, dtype=jnp.float64), name, steps=(11,), rtol=1e-10, atol=1e-10)
 
 
 def test_the_suite_fails_a_kernel_that_is_not_the_cell():

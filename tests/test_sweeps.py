@@ -392,6 +392,15 @@ def test_pruning_stops_a_bad_configuration_early(tmp_path):
     assert "| pruned |" in text
 
 
+def _finished_so_far(results, run) -> int:
+    """How many trials a running sweep has finished: 0 until its store has its tables
+    (the file exists a moment before the schema does)."""
+    try:
+        return len(_points_finished(results, run)[1])
+    except sqlite3.OperationalError:
+        return 0
+
+
 def _points_finished(results, run):
     db = sqlite3.connect(results / "results.sqlite")
     points = db.execute("SELECT count(*) FROM run_points WHERE run=?", (run,)).fetchone()[0]
@@ -412,7 +421,7 @@ def test_an_optuna_search_resumed_after_sigkill_runs_exactly_the_remaining_trial
     process = _cli("sweep", path, "--results", results, "--no-plots")
     deadline = time.time() + 300
     while time.time() < deadline and process.poll() is None:
-        if (results / "results.sqlite").exists() and len(_points_finished(results, "tpe")[1]) >= 4:
+        if (results / "results.sqlite").exists() and _finished_so_far(results, "tpe") >= 4:
             break
         time.sleep(0.2)
     process.send_signal(signal.SIGKILL)

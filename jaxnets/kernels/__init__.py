@@ -19,9 +19,15 @@ this project's 2-core CPU; each ``KERNELS[name].run`` docstring has the figures)
   pool_tiled    max pooling, strides == window, unpadded: 4x
   conv_patches  1-d and 2-d convolution, patches of >= 16 values: 1.2-2.2x
 
-The cell kernels mask padded steps (``lengths``) and run under ``remat``.
+The cell kernels mask padded steps (``lengths``) and run under ``remat``. One more is a
+parallel form rather than a faster copy, chosen only by ``unroll="associative"``, on
+every backend and float dtype:
+
+  associative_scan  cells linear in their state (``jaxnets.cells.linear_recurrence``:
+                    min_gru, min_lstm, lru, diagonal_rnn) in O(log T) depth
 """
 
+from ._associative import associative_scan, associative_supports
 from ._conv import MIN_PATCH, conv_patches, conv_patches_supports
 from ._fused import elman, elman_supports, gru, gru_supports
 from ._lstm import lstm, lstm_supports
@@ -92,6 +98,20 @@ register(
         _FLOATS,
         supports=f"patches of >= {MIN_PATCH} values (kernel size times input channels)",
         check=conv_patches_supports,
+    )
+)
+
+register(
+    Kernel(
+        "associative_scan",
+        "linear_recurrence",
+        associative_scan,
+        ("cpu", "gpu", "tpu"),
+        (*_FLOATS, "bfloat16", "float16"),
+        supports="cells built with jaxnets.cells.linear_recurrence",
+        check=associative_supports,
+        lengths=True,
+        parallel=True,
     )
 )
 

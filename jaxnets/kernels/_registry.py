@@ -24,7 +24,10 @@ class Kernel(NamedTuple):
     and ``dtypes``: where it was measured to win (``jax.default_backend()`` names,
     dtype names). ``supports``: the options it covers, in words; ``check(options)``
     returns why it does not cover ``options``, or ``None``. ``lengths``: a cell kernel
-    that masks padded steps itself (``mask``); one that does not is never given lengths.
+    that masks padded steps itself (``mask``: True on a prefix of each sequence, and
+    then ``reverse`` is False: ``unroll`` reverses within lengths itself); one that does
+    not is never given lengths. ``parallel``: a parallel form (a prefix scan over time),
+    run by ``unroll="associative"`` and never chosen by ``impl="auto"`` otherwise.
     """
 
     name: str
@@ -35,9 +38,11 @@ class Kernel(NamedTuple):
     supports: str = "every option"
     check: Callable[[Mapping], str | None] = _any_options
     lengths: bool = False
+    parallel: bool = False
 
     def describe(self) -> str:
         masks = ", padded steps (lengths) included" if self.lengths else ""
+        masks += ", a parallel form" if self.parallel else ""
         return (
             f"{self.kind} ({self.supports}) on {'/'.join(self.backends)} in "
             f"{'/'.join(self.dtypes)}{masks}"
@@ -71,7 +76,9 @@ def check_impl(where: str, impl) -> None:
         )
 
 
-def _why_not(kernel, kind, options, dtype, lengths, backend) -> str | None:
+def _why_not(kernel, kind, options, dtype, lengths, backend, parallel) -> str | None:
+    if parallel and not kernel.parallel:
+        return "unroll='associative' needs a parallel form and it is a sequential one"
     if kind != kernel.kind:
         return f"it computes {kernel.kind!r}, not " + (repr(kind) if kind else "an untagged cell")
     if backend not in kernel.backends:
@@ -92,6 +99,7 @@ def choose(
     impl: str = "auto",
     lengths: bool = False,
     blocked: str | None = None,
+    parallel: bool = False,
 ) -> Kernel | None:
     """The kernel to run, or ``None`` for the plain reference computation.
 
@@ -100,7 +108,8 @@ def choose(
     no kernel takes) and ``lengths``; ``"reference"``: ``None``; a kernel's name: that
     kernel, or a ``ValueError`` naming it, why it does not apply and what it supports.
     ``blocked``: a reason from the caller that rules every kernel out (e.g. a Python
-    loop over time was asked for).
+    loop over time was asked for). ``parallel``: only parallel forms (``"auto"`` picks
+    one only when asked for one).
     """
     check_impl(where, impl)
     if impl == "reference":
@@ -110,11 +119,13 @@ def choose(
         if blocked is not None:
             return None
         for kernel in KERNELS.values():
-            if _why_not(kernel, kind, options, dtype, lengths, backend) is None:
+            if kernel.parallel != parallel:
+                continue
+            if _why_not(kernel, kind, options, dtype, lengths, backend, parallel) is None:
                 return kernel
         return None
     kernel = KERNELS[impl]
-    why = blocked or _why_not(kernel, kind, options, dtype, lengths, backend)
+    why = blocked or _why_not(kernel, kind, options, dtype, lengths, backend, parallel)
     if why is not None:
         raise ValueError(
             f"{where}: kernel {impl!r} does not apply: {why}. It supports {kernel.describe()}."

@@ -54,8 +54,11 @@ def unroll(
       reverse: run from the last step to the first; with ``lengths`` each sequence
         is reversed within its own length, not the padding. Outputs stay aligned
         with the inputs.
-      unroll: ``lax.scan``'s unroll factor (an int >= 1), or ``"python"`` for a
-        Python loop over time (a fully unrolled graph: compile time grows with T).
+      unroll: ``lax.scan``'s unroll factor (an int >= 1); ``"python"`` for a Python
+        loop over time (a fully unrolled graph: compile time grows with T); or
+        ``"associative"`` for the cell's parallel form (a prefix scan in O(log T) depth:
+        cells linear in their state, ``jaxnets.cells.linear_recurrence``; a
+        ``ValueError`` for any other cell), with the sequential scan's numbers.
       time_major: xs and ys are (T, *batch, ...).
       remat: rematerialize over blocks of time steps: an int k, or ``"sqrt"`` for
         k = ceil(sqrt(T)). The loop runs as T / k blocks of k steps, each under
@@ -78,8 +81,10 @@ def unroll(
     xs = jnp.asarray(xs)
     if xs.ndim < 2:
         raise ValueError(f"unroll: `xs` must have shape (*batch, T, D), got {xs.shape}.")
-    if not (unroll == "python" or (isinstance(unroll, int) and unroll >= 1)):
-        raise ValueError(f"unroll: `unroll` must be an int >= 1 or 'python', got {unroll!r}.")
+    if not (unroll in ("python", "associative") or (isinstance(unroll, int) and unroll >= 1)):
+        raise ValueError(
+            f"unroll: `unroll` must be an int >= 1, 'python' or 'associative', got {unroll!r}."
+        )
     if not (remat is None or remat == "sqrt" or (isinstance(remat, int) and remat >= 1)):
         raise ValueError(f"unroll: `remat` must be None, an int >= 1 or 'sqrt', got {remat!r}.")
     if remat is not None and unroll == "python":
@@ -98,6 +103,8 @@ def unroll(
         carry = cell.initial_carry(params, batch_shape)
     if lengths is not None:
         lengths = check_lengths("unroll", lengths, batch_shape, num_steps)
+    if num_steps == 0 and unroll == "associative":
+        unroll = 1  # nothing to scan
     kernel = _kernel(cell, params, xs, impl, lengths is not None, unroll, num_steps)
     mask = None if lengths is None else step_mask(lengths, num_steps, time_major=True)
     if lengths is not None and reverse:
@@ -108,7 +115,8 @@ def unroll(
         sequence = _Reference(cell, params, backward, unroll, remat is not None)
     else:
         jax.eval_shape(cell.step, params, carry, xs_t[0])  # the cell's own checks
-        sequence = _Kernel(kernel, cell_tag(cell).options, params, backward, unroll)
+        steps = 1 if unroll == "associative" else unroll
+        sequence = _Kernel(kernel, cell_tag(cell).options, params, backward, steps)
     carry, ys = _over_time(sequence, carry, (xs_t, mask), backward, remat)
     if lengths is not None and reverse:
         ys = reverse_valid(ys, lengths)
@@ -126,11 +134,27 @@ def _kernel(cell, params, xs, impl, lengths, unroll, num_steps):
         else "there are no steps" if num_steps == 0
         else None
     )  # fmt: skip
-    return choose(
-        "unroll", None if tag is None else tag.kind, {} if tag is None else tag.options,
-        dtype=dtype if xs.dtype == dtype else None, impl=impl, lengths=lengths,
-        blocked=blocked,
+    kind, options = (None, {}) if tag is None else (tag.kind, tag.options)
+    parallel = unroll == "associative"
+    if parallel and impl == "reference":
+        raise ValueError(
+            "unroll: unroll='associative' runs a parallel form; impl='reference' is the "
+            "sequential scan (use an int `unroll` for it)."
+        )
+    kernel = choose(
+        "unroll", kind, options, dtype=dtype if xs.dtype == dtype else None, impl=impl,
+        lengths=lengths, blocked=blocked, parallel=parallel,
     )  # fmt: skip
+    if parallel and kernel is None:
+        raise ValueError(
+            "unroll: unroll='associative' needs a cell with a parallel form (linear in its "
+            "state: min_gru, min_lstm, lru, diagonal_rnn, or yours through "
+            "jaxnets.cells.linear_recurrence) on a float dtype; this cell is "
+            + (repr(kind) if kind else "an untagged cell")
+            + (f" with params {dtype} and inputs {xs.dtype}" if xs.dtype != dtype else "")
+            + "."
+        )
+    return kernel
 
 
 class _Kernel(NamedTuple):
