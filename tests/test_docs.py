@@ -93,3 +93,16 @@ def test_the_kernels_page_runs_as_written(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "14 cases agree"
     assert [line.split(":")[0] for line in lines[1:]] == ["reference", "auto"]
+
+
+def test_the_parallel_page_runs_as_written(capsys):
+    import re
+
+    page = (ROOT / "docs" / "parallel.md").read_text()
+    namespace = {}
+    for block in re.findall(r"```python\n(.*?)```", page, re.S):
+        exec(compile(block, "docs/parallel.md", "exec"), namespace)
+    assert capsys.readouterr().out.splitlines() == [
+        "largest difference: True",
+        "same numbers: True",
+    ]

@@ -1,7 +1,8 @@
 """Long-range comparison at equal parameter count and equal wall time: minGRU, minLSTM
-and the LRU (run as parallel scans) against GRU and LSTM (sequential, with their kernels).
+and the LRU, each as a parallel scan and as a sequential one, against GRU and LSTM
+(sequential, with their kernels).
 
-    python experiments/examples/long_range.py [--seconds 90] [--tasks adding,char_lm]
+    python experiments/examples/long_range.py [--seconds 60] [--tasks adding,char_lm]
         [--plot docs/img/long_range.png]
 
 Adding problem at T = 1,000 (4,000 training sequences; predicting the mean scores an
@@ -32,7 +33,9 @@ CELLS = {
     "min_lstm": min_lstm,
     "lru": lambda h: lru(h, r_min=0.9, r_max=0.999),  # the paper's long-range ring
 }
-PARALLEL = {"min_gru", "min_lstm", "lru"}
+LINEAR = ("min_gru", "min_lstm", "lru")
+# (cell, unroll): the linear cells in both forms.
+RUNS_OF = [(name, 1) for name in CELLS] + [(name, "associative") for name in LINEAR]
 TARGETS = {"adding": 3_000, "char_lm": 60_000}
 
 
@@ -61,9 +64,8 @@ def stop_after(seconds, curve):
     return on_epoch
 
 
-def run_adding(name, seconds):
+def run_adding(name, unroll, seconds):
     data = adding.data(length=1000, n_train=4000, n_test=500)
-    unroll = "associative" if name in PARALLEL else 1
 
     def build(h):
         return adding.model(CELLS[name](h), unroll=unroll)
@@ -85,10 +87,9 @@ def run_adding(name, seconds):
     return hidden, count(model, (1000, 2)), float(score), curve
 
 
-def run_char_lm(name, seconds):
+def run_char_lm(name, unroll, seconds):
     data = char_lm.data()
     tokenizer = data["tokenizer"]
-    unroll = "associative" if name in PARALLEL else 1
     split = len(data["train"]) * 9 // 10
 
     def build(h):
@@ -117,7 +118,7 @@ RUNS = {"adding": (run_adding, "test MSE"), "char_lm": (run_char_lm, "test perpl
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=90.0)
+    parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--tasks", default="adding,char_lm")
     parser.add_argument("--cells", default=",".join(CELLS))
     parser.add_argument("--plot", default=None, help="write the validation curves here")
@@ -129,10 +130,12 @@ def main():
         run, metric = RUNS[task]
         print(f"\n{task}\n\n| cell | form | hidden | params | epochs | {metric} |")
         print("|---|---|---|---|---|---|")
-        for name in args.cells.split(","):
-            hidden, params, score, curve = run(name, args.seconds)
-            curves[task, name] = curve
-            form = "associative" if name in PARALLEL else "sequential"
+        for name, unroll in RUNS_OF:
+            if name not in args.cells.split(","):
+                continue
+            hidden, params, score, curve = run(name, unroll, args.seconds)
+            form = "associative" if unroll == "associative" else "sequential"
+            curves[task, f"{name}, {form}"] = curve
             print(f"| {name} | {form} | {hidden} | {params:,} | {len(curve)} | {score:.4f} |",
                   flush=True)  # fmt: skip
     if args.plot:
@@ -149,9 +152,10 @@ def plot(curves, path, seconds):
     fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 3.6), squeeze=False)
     labels = {"adding": "validation MSE (T = 1,000)", "char_lm": "validation perplexity"}
     for ax, task in zip(axes[0], tasks):
-        for (t, name), curve in curves.items():
+        for (t, label), curve in curves.items():
             if t == task and curve:
-                ax.plot(*zip(*curve), "o-", ms=2, label=name)
+                style = "--" if label.endswith("associative") else "-"
+                ax.plot(*zip(*curve), "o" + style, ms=2, label=label)
         ax.set(xlabel="wall seconds", ylabel=labels[task], title=task, yscale="log")
         ax.axvline(seconds, color="gray", lw=0.5)
         ax.legend(fontsize=7)
