@@ -6,9 +6,9 @@ import jax
 import jax.numpy as jnp
 from jax.nn.initializers import glorot_uniform
 
-from jaxnets.core import Cell, along_last_axis, projected_cell
+from jaxnets.core import Cell, along_last_axis, gate_columns, projected_cell
 
-from ._common import check_carry, gate_columns, init_weights, positive_int, project_gates
+from ._common import check_carry, init_weights, positive_int, project_gates
 
 
 class LSTMCarry(NamedTuple):

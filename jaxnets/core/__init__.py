@@ -1,5 +1,7 @@
 """The contracts (Layer, Cell), cell tags and the shape checks everything else builds on."""
 
+from ._gates import gate_columns as gate_columns
+from ._gates import project_gates as project_gates
 from ._shapes import along_last_axis as along_last_axis
 from ._shapes import as_tuple as as_tuple
 from ._shapes import cell_output_size as cell_output_size
@@ -27,7 +29,9 @@ __all__ = [
     "check_lengths",
     "check_shape",
     "float_dtype",
+    "gate_columns",
     "output_shape",
+    "project_gates",
     "projected_cell",
     "tag_cell",
 ]

@@ -17,17 +17,9 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from jaxnets.core import along_last_axis
+from jaxnets.core import along_last_axis, gate_columns, project_gates
 
-from ._sequences import gate_columns, keep, over_all_steps, previous, weight_gradient, zero_padded
-
-
-def project_gates(params, xs, num_gates):
-    """Per gate g, xs @ w_x[:, g] + b[g]: a tuple of (T, *batch, H)."""
-    return tuple(
-        xs @ w + along_last_axis(b, xs.ndim)
-        for w, b in zip(gate_columns(params["w_x"], num_gates), jnp.split(params["b"], num_gates))
-    )
+from ._sequences import keep, over_all_steps, previous, weight_gradient, zero_padded
 
 
 def outputs(hs, mask):

@@ -26,9 +26,9 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from jaxnets.core import along_last_axis
+from jaxnets.core import along_last_axis, gate_columns
 
-from ._sequences import gate_columns, keep, previous, weight_gradient, zero_padded
+from ._sequences import keep, previous, weight_gradient, zero_padded
 
 # Steps per block. Measured at B=32 (two devices), T=200, H=256: 10 and 20 steps take
 # the same time and 40 is slower (its scratch buffer passes 32 MiB again).

@@ -1,14 +1,7 @@
-"""What the recurrent kernels share: per-gate weight blocks, the state each step read,
+"""What the recurrent kernels share: the state each step read,
 weight gradients over all steps, and the valid-step mask applied inside a loop."""
 
 import jax.numpy as jnp
-
-
-def gate_columns(w, num_gates: int) -> tuple:
-    """The per-gate column blocks of a stacked (rows, G*H) weight matrix: a (B, H) x
-    (H, H) matmul per gate writes a contiguous result, where slicing one (B, G*H) result
-    copies strided columns at every step."""
-    return tuple(jnp.split(w, num_gates, axis=-1))
 
 
 def previous(first, states, reverse):
