@@ -4,6 +4,7 @@ import pathlib
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import yaml
 
@@ -106,3 +107,18 @@ def test_the_parallel_page_runs_as_written(capsys):
         "largest difference: True",
         "same numbers: True",
     ]
+
+
+def test_the_precision_page_runs_as_written(capsys):
+    import re
+
+    page = (ROOT / "docs" / "precision.md").read_text()
+    namespace = {}
+    for block in re.findall(r"```python\n(.*?)```", page, re.S):
+        exec(compile(block, "docs/precision.md", "exec"), namespace)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:2] == ["bfloat16 bfloat16", "float32 float32"]  # as the comments say
+    runs = namespace["runs"]
+    for name in ("bfloat16", "float16"):
+        assert lines[2 + list(runs).index(name)].endswith("float32")
+        np.testing.assert_allclose(runs[name].history.loss, runs["float32"].history.loss, rtol=0.05)

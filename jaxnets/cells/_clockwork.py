@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.nn.initializers import glorot_uniform, orthogonal
 
-from jaxnets.core import Cell, check_shape, projected_cell
+from jaxnets.core import Cell, check_shape, precision_policy, projected_cell
 
 from ._common import activation_fn, check_carry, positive_int, project_input
 
@@ -25,7 +25,9 @@ def clockwork(
     num_modules: int = 4,
     periods=None,
     activation="tanh",
-    dtype=jnp.float32,
+    dtype=None,
+    param_dtype=None,
+    precision=None,
 ) -> Cell:
     """Clockwork RNN (Koutnik et al., 2014): g modules of k = H / g units.
 
@@ -55,6 +57,7 @@ def clockwork(
       ((g - i) k, k).
     """
     where = "clockwork"
+    policy = precision_policy(where, dtype=dtype, param_dtype=param_dtype, precision=precision)
     positive_int(where, "hidden_size", hidden_size)
     if periods is None:
         positive_int(where, "num_modules", num_modules)
@@ -79,9 +82,9 @@ def clockwork(
         positive_int(f"{where}.init", "input_size", input_size)
         k_x, *k_h = jax.random.split(key, g + 1)
         return {
-            "w_x": glorot_uniform()(k_x, (input_size, hidden_size), dtype),
-            "w_h": tuple(orthogonal()(k_h[i], ((g - i) * k, k), dtype) for i in range(g)),
-            "b": jnp.zeros((hidden_size,), dtype),
+            "w_x": glorot_uniform()(k_x, (input_size, hidden_size), policy.draw),
+            "w_h": tuple(orthogonal()(k_h[i], ((g - i) * k, k), policy.draw) for i in range(g)),
+            "b": jnp.zeros((hidden_size,), policy.draw),
         }
 
     def initial_carry(params, batch_shape):
@@ -112,4 +115,6 @@ def clockwork(
         return ClockworkCarry(h, t + 1), h
 
     options = {"periods": periods, "activation": activation}
-    return projected_cell(init, initial_carry, project, forward, kind="clockwork", options=options)
+    return projected_cell(
+        init, initial_carry, project, forward, policy=policy, kind="clockwork", options=options
+    )

@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 from jax.nn.initializers import glorot_uniform
 
-from jaxnets.core import Cell, along_last_axis, projected_cell
+from jaxnets.core import Cell, along_last_axis, precision_policy, projected_cell
 
 from ._common import activation_fn, check_carry, init_weights, positive_int, project_input
 
@@ -15,7 +15,9 @@ def elman(
     activation="tanh",
     output_size: int | None = None,
     output_activation="identity",
-    dtype=jnp.float32,
+    dtype=None,
+    param_dtype=None,
+    precision=None,
 ) -> Cell:
     """Elman recurrent cell (Elman, 1990), as ``torch.nn.RNN``'s cell.
 
@@ -32,13 +34,16 @@ def elman(
       activation: f: "tanh", "relu", "sigmoid" or a callable.
       output_size: O for the optional output layer; ``None``: y = h.
       output_activation: g of the output layer.
-      dtype: dtype of params and carry.
+      dtype, param_dtype, precision: the precision policy
+        (``jaxnets.core.precision_policy``): compute dtype (default: the params'),
+        params' dtype (default: ``dtype``, else float32), matmul precision.
 
     Returns:
       A Cell with carry h (B, H) and output y (B, H or O). Params: ``w_x`` (D, H),
       ``w_h`` (H, H), ``b`` (H,), and ``w_y`` (H, O), ``b_y`` (O,) with an output layer.
     """
     where = "elman"
+    policy = precision_policy(where, dtype=dtype, param_dtype=param_dtype, precision=precision)
     positive_int(where, "hidden_size", hidden_size)
     f = activation_fn(where, "activation", activation)
     g = activation_fn(where, "output_activation", output_activation)
@@ -48,10 +53,10 @@ def elman(
     def init(key, input_size):
         positive_int(f"{where}.init", "input_size", input_size)
         k_rnn, k_out = jax.random.split(key)
-        params = init_weights(k_rnn, input_size, hidden_size, hidden_size, dtype)
+        params = init_weights(k_rnn, input_size, hidden_size, hidden_size, policy.draw)
         if output_size is not None:
-            params["w_y"] = glorot_uniform()(k_out, (hidden_size, output_size), dtype)
-            params["b_y"] = jnp.zeros((output_size,), dtype)
+            params["w_y"] = glorot_uniform()(k_out, (hidden_size, output_size), policy.draw)
+            params["b_y"] = jnp.zeros((output_size,), policy.draw)
         return params
 
     def initial_carry(params, batch_shape):
@@ -69,4 +74,6 @@ def elman(
 
     # A named activation is told by name (a kernel knows its derivative); a callable, as is.
     options = {"activation": activation, "output_size": output_size, "output_activation": g}
-    return projected_cell(init, initial_carry, project, forward, kind="elman", options=options)
+    return projected_cell(
+        init, initial_carry, project, forward, policy=policy, kind="elman", options=options
+    )

@@ -3,12 +3,19 @@
 import jax
 import jax.numpy as jnp
 
-from jaxnets.core import Cell, along_last_axis, gate_columns, projected_cell
+from jaxnets.core import Cell, along_last_axis, gate_columns, precision_policy, projected_cell
 
 from ._common import check_carry, init_weights, positive_int, project_gates
 
 
-def gru(hidden_size: int, *, reset_after: bool = True, dtype=jnp.float32) -> Cell:
+def gru(
+    hidden_size: int,
+    *,
+    reset_after: bool = True,
+    dtype=None,
+    param_dtype=None,
+    precision=None,
+) -> Cell:
     """Gated recurrent unit (Cho et al., 2014), gates in PyTorch's order r, z, n.
 
       r  = sigmoid(x w_x[:, r] + h w_h[:, r] + b[r])
@@ -29,13 +36,14 @@ def gru(hidden_size: int, *, reset_after: bool = True, dtype=jnp.float32) -> Cel
       ``w_h`` (H, 3H), ``b`` (3H,), and ``b_hn`` (H,) when ``reset_after``.
     """
     where = "gru"
+    policy = precision_policy(where, dtype=dtype, param_dtype=param_dtype, precision=precision)
     positive_int(where, "hidden_size", hidden_size)
 
     def init(key, input_size):
         positive_int(f"{where}.init", "input_size", input_size)
-        params = init_weights(key, input_size, hidden_size, 3 * hidden_size, dtype)
+        params = init_weights(key, input_size, hidden_size, 3 * hidden_size, policy.draw)
         if reset_after:
-            params["b_hn"] = jnp.zeros((hidden_size,), dtype)
+            params["b_hn"] = jnp.zeros((hidden_size,), policy.draw)
         return params
 
     def initial_carry(params, batch_shape):
@@ -59,5 +67,12 @@ def gru(hidden_size: int, *, reset_after: bool = True, dtype=jnp.float32) -> Cel
 
     options = {"reset_after": reset_after}
     return projected_cell(
-        init, initial_carry, project, forward, kind="gru", options=options, gated=True
+        init,
+        initial_carry,
+        project,
+        forward,
+        policy=policy,
+        kind="gru",
+        options=options,
+        gated=True,
     )

@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 from jax.nn.initializers import glorot_uniform
 
-from jaxnets.core import Cell, along_last_axis, projected_cell
+from jaxnets.core import Cell, along_last_axis, precision_policy, projected_cell
 
 from ._common import activation_fn, check_carry, init_weights, positive_int, project_input
 
@@ -15,7 +15,9 @@ def jordan(
     *,
     activation="tanh",
     output_activation="tanh",
-    dtype=jnp.float32,
+    dtype=None,
+    param_dtype=None,
+    precision=None,
 ) -> Cell:
     """Jordan recurrent cell (Jordan, 1986).
 
@@ -36,6 +38,7 @@ def jordan(
       ``w_h`` (O, H), ``b`` (H,), ``w_y`` (H, O), ``b_y`` (O,).
     """
     where = "jordan"
+    policy = precision_policy(where, dtype=dtype, param_dtype=param_dtype, precision=precision)
     positive_int(where, "hidden_size", hidden_size)
     output_size = hidden_size if output_size is None else output_size
     positive_int(where, "output_size", output_size)
@@ -45,9 +48,9 @@ def jordan(
     def init(key, input_size):
         positive_int(f"{where}.init", "input_size", input_size)
         k_rnn, k_out = jax.random.split(key)
-        params = init_weights(k_rnn, input_size, output_size, hidden_size, dtype)
-        params["w_y"] = glorot_uniform()(k_out, (hidden_size, output_size), dtype)
-        params["b_y"] = jnp.zeros((output_size,), dtype)
+        params = init_weights(k_rnn, input_size, output_size, hidden_size, policy.draw)
+        params["w_y"] = glorot_uniform()(k_out, (hidden_size, output_size), policy.draw)
+        params["b_y"] = jnp.zeros((output_size,), policy.draw)
         return params
 
     def initial_carry(params, batch_shape):
@@ -63,4 +66,6 @@ def jordan(
         return y, y
 
     options = {"output_size": output_size, "activation": f, "output_activation": g}
-    return projected_cell(init, initial_carry, project, forward, kind="jordan", options=options)
+    return projected_cell(
+        init, initial_carry, project, forward, policy=policy, kind="jordan", options=options
+    )

@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import jax.numpy as jnp
 
-from jaxnets.core import Cell, check_shape, tag_cell
+from jaxnets.core import Cell, Precision, check_shape, policy_cell, tag_cell
 
 
 class LinearRecurrence(NamedTuple):
@@ -25,7 +25,14 @@ class LinearRecurrence(NamedTuple):
 
 
 def linear_recurrence(
-    init, initial_carry, coefficients, output, *, name: str, log_space: bool = False
+    init,
+    initial_carry,
+    coefficients,
+    output,
+    *,
+    name: str,
+    log_space: bool = False,
+    policy: Precision | None = None,
 ) -> Cell:
     """A Cell for h' = a(x) * h + b(x), y = output(h, x), with a parallel form.
 
@@ -35,6 +42,8 @@ def linear_recurrence(
     ``"linear_recurrence"`` (``jaxnets.core.tag_cell``), which the kernel
     ``associative_scan`` runs in O(log T) depth with ``unroll="associative"``: bring
     your own linear cell through this function and it gets the parallel form too.
+    ``policy`` (``jaxnets.core.precision_policy``): params stored in its ``param_dtype``
+    and cast to its compute ``dtype`` by the step and by the parallel kernel alike.
     """
     recurrence = LinearRecurrence(coefficients, output, log_space)
 
@@ -54,4 +63,7 @@ def linear_recurrence(
         return recur(params, h, project(params, x))
 
     cell = Cell(init, initial_carry, step, project, recur)
-    return tag_cell(cell, "linear_recurrence", options={"cell": name, "recurrence": recurrence})
+    if policy is not None:
+        cell = policy_cell(cell, policy, name=name)
+    options = {"cell": name, "recurrence": recurrence}
+    return tag_cell(cell, "linear_recurrence", options=options, policy=policy)

@@ -5,7 +5,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from jaxnets.core import Cell, along_last_axis, check_shape
+from jaxnets.core import Cell, along_last_axis, check_shape, precision_policy
 
 from ._common import positive_int
 from ._linear import linear_recurrence
@@ -17,7 +17,9 @@ def lru(
     r_min: float = 0.0,
     r_max: float = 1.0,
     max_phase: float = 2 * math.pi,
-    dtype=jnp.float32,
+    dtype=None,
+    param_dtype=None,
+    precision=None,
 ) -> Cell:
     """Linear Recurrent Unit (Orvieto et al. 2023): a complex diagonal recurrence.
 
@@ -49,6 +51,7 @@ def lru(
       neural networks for long sequences. ICML 2023.
     """
     where = "lru"
+    policy = precision_policy(where, dtype=dtype, param_dtype=param_dtype, precision=precision)
     positive_int(where, "hidden_size", hidden_size)
     if not 0.0 <= r_min < r_max <= 1.0:
         raise ValueError(f"{where}: need 0 <= `r_min` < `r_max` <= 1, got {r_min}, {r_max}.")
@@ -57,7 +60,8 @@ def lru(
         positive_int(f"{where}.init", "input_size", input_size)
         k_u1, k_u2, k_b, k_c, k_d = jax.random.split(key, 5)
         shape = (hidden_size,)
-        # Drawn in float32 (uniform draws near 1 need the precision), then cast.
+        # Drawn in float32 (uniform draws near 1 need the precision), then cast to
+        # `param_dtype` by the policy.
         u1 = jax.random.uniform(k_u1, shape)
         u2 = jax.random.uniform(k_u2, shape)
         nu_log = jnp.log(-0.5 * jnp.log(u1 * (r_max**2 - r_min**2) + r_min**2))
@@ -70,7 +74,7 @@ def lru(
             "b_re": b[0], "b_im": b[1], "c_re": c[0], "c_im": c[1],
             "d": jax.random.normal(k_d, (input_size,)),
         }  # fmt: skip
-        return jax.tree.map(lambda a: a.astype(dtype), params)
+        return params
 
     def initial_carry(params, batch_shape):
         complex_dtype = jnp.result_type(params["nu_log"].dtype, jnp.complex64)
@@ -85,9 +89,9 @@ def lru(
 
     def output(params, h, x):
         y = h.real @ params["c_re"] - h.imag @ params["c_im"]
-        return y + along_last_axis(params["d"], x.ndim) * x
+        return (y + along_last_axis(params["d"], x.ndim) * x).astype(x.dtype)
 
-    return linear_recurrence(init, initial_carry, coefficients, output, name=where)
+    return linear_recurrence(init, initial_carry, coefficients, output, name=where, policy=policy)
 
 
 def eigenvalues(params):
@@ -95,7 +99,7 @@ def eigenvalues(params):
     return jnp.exp(-jnp.exp(params["nu_log"]) + 1j * jnp.exp(params["theta_log"]))
 
 
-def diagonal_rnn(hidden_size: int, *, dtype=jnp.float32) -> Cell:
+def diagonal_rnn(hidden_size: int, *, dtype=None, param_dtype=None, precision=None) -> Cell:
     """A plain diagonal linear RNN: each unit decays by its own factor.
 
       h' = a * h + x w_x + b,  y = h'
@@ -109,15 +113,18 @@ def diagonal_rnn(hidden_size: int, *, dtype=jnp.float32) -> Cell:
       (D, H), ``b`` (H,).
     """
     where = "diagonal_rnn"
+    policy = precision_policy(where, dtype=dtype, param_dtype=param_dtype, precision=precision)
     positive_int(where, "hidden_size", hidden_size)
 
     def init(key, input_size):
         positive_int(f"{where}.init", "input_size", input_size)
         k_a, k_x = jax.random.split(key)
         return {
-            "a": jax.random.uniform(k_a, (hidden_size,), dtype, 0.5, 1.0),
-            "w_x": jax.nn.initializers.glorot_uniform()(k_x, (input_size, hidden_size), dtype),
-            "b": jnp.zeros((hidden_size,), dtype),
+            "a": jax.random.uniform(k_a, (hidden_size,), policy.draw, 0.5, 1.0),
+            "w_x": jax.nn.initializers.glorot_uniform()(
+                k_x, (input_size, hidden_size), policy.draw
+            ),
+            "b": jnp.zeros((hidden_size,), policy.draw),
         }
 
     def initial_carry(params, batch_shape):
@@ -131,4 +138,4 @@ def diagonal_rnn(hidden_size: int, *, dtype=jnp.float32) -> Cell:
     def output(params, h, x):
         return h
 
-    return linear_recurrence(init, initial_carry, coefficients, output, name=where)
+    return linear_recurrence(init, initial_carry, coefficients, output, name=where, policy=policy)

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 from jax.nn.initializers import glorot_uniform
 
-from jaxnets.core import Cell, along_last_axis, gate_columns, projected_cell
+from jaxnets.core import Cell, along_last_axis, gate_columns, precision_policy, projected_cell
 
 from ._common import check_carry, init_weights, positive_int, project_gates
 
@@ -24,7 +24,9 @@ def lstm(
     forget_bias: float = 1.0,
     peephole: bool = False,
     proj_size: int | None = None,
-    dtype=jnp.float32,
+    dtype=None,
+    param_dtype=None,
+    precision=None,
 ) -> Cell:
     """LSTM (Hochreiter & Schmidhuber, 1997), gates in PyTorch's order i, f, g, o.
 
@@ -54,6 +56,7 @@ def lstm(
       ``proj_size``, ``p_i``, ``p_f``, ``p_o`` (H,) with ``peephole``.
     """
     where = "lstm"
+    policy = precision_policy(where, dtype=dtype, param_dtype=param_dtype, precision=precision)
     positive_int(where, "hidden_size", hidden_size)
     if proj_size is not None:
         positive_int(where, "proj_size", proj_size)
@@ -62,20 +65,20 @@ def lstm(
     def init(key, input_size):
         positive_int(f"{where}.init", "input_size", input_size)
         k_rnn, k_proj = jax.random.split(key)
-        params = init_weights(k_rnn, input_size, out_size, 4 * hidden_size, dtype)
+        params = init_weights(k_rnn, input_size, out_size, 4 * hidden_size, policy.draw)
         params["b"] = params["b"].at[hidden_size : 2 * hidden_size].set(forget_bias)
         if proj_size is not None:
-            params["w_p"] = glorot_uniform()(k_proj, (hidden_size, proj_size), dtype)
+            params["w_p"] = glorot_uniform()(k_proj, (hidden_size, proj_size), policy.draw)
         if peephole:
             for name in ("p_i", "p_f", "p_o"):
-                params[name] = jnp.zeros((hidden_size,), dtype)
+                params[name] = jnp.zeros((hidden_size,), policy.draw)
         return params
 
     def initial_carry(params, batch_shape):
-        dtype = params["w_h"].dtype
+        carry_dtype = params["w_h"].dtype
         return LSTMCarry(
-            jnp.zeros((*batch_shape, out_size), dtype),
-            jnp.zeros((*batch_shape, hidden_size), dtype),
+            jnp.zeros((*batch_shape, out_size), carry_dtype),
+            jnp.zeros((*batch_shape, hidden_size), carry_dtype),
         )
 
     def project(params, x):
@@ -102,5 +105,12 @@ def lstm(
 
     options = {"peephole": peephole, "proj_size": proj_size}
     return projected_cell(
-        init, initial_carry, project, forward, kind="lstm", options=options, gated=True
+        init,
+        initial_carry,
+        project,
+        forward,
+        policy=policy,
+        kind="lstm",
+        options=options,
+        gated=True,
     )

@@ -3,12 +3,12 @@
 import jax
 import jax.numpy as jnp
 
-from jaxnets.core import Cell, projected_cell
+from jaxnets.core import Cell, precision_policy, projected_cell
 
 from ._common import check_carry, init_weights, positive_int, project_input
 
 
-def mgu(hidden_size: int, *, dtype=jnp.float32) -> Cell:
+def mgu(hidden_size: int, *, dtype=None, param_dtype=None, precision=None) -> Cell:
     """Minimal gated unit (Zhou et al., 2016).
 
       f  = sigmoid(x w_x[:, :H] + h w_h[:, :H] + b[:H])
@@ -25,11 +25,12 @@ def mgu(hidden_size: int, *, dtype=jnp.float32) -> Cell:
       Zhou, Wu, Zhang, Zhou. Minimal gated unit for recurrent neural networks. 2016.
     """
     where = "mgu"
+    policy = precision_policy(where, dtype=dtype, param_dtype=param_dtype, precision=precision)
     positive_int(where, "hidden_size", hidden_size)
 
     def init(key, input_size):
         positive_int(f"{where}.init", "input_size", input_size)
-        return init_weights(key, input_size, hidden_size, 2 * hidden_size, dtype)
+        return init_weights(key, input_size, hidden_size, 2 * hidden_size, policy.draw)
 
     def initial_carry(params, batch_shape):
         return jnp.zeros((*batch_shape, hidden_size), params["w_h"].dtype)
@@ -46,4 +47,6 @@ def mgu(hidden_size: int, *, dtype=jnp.float32) -> Cell:
         h = (1 - f) * h + f * n
         return h, h, {"f": f}
 
-    return projected_cell(init, initial_carry, project, forward, kind="mgu", gated=True)
+    return projected_cell(
+        init, initial_carry, project, forward, policy=policy, kind="mgu", gated=True
+    )

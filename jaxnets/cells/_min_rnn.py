@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 from jax.nn.initializers import glorot_uniform
 
-from jaxnets.core import Cell, along_last_axis, check_shape
+from jaxnets.core import Cell, along_last_axis, check_shape, precision_policy
 
 from ._common import positive_int
 from ._linear import linear_recurrence
@@ -39,7 +39,7 @@ def _state(params, h, x):
     return h
 
 
-def min_gru(hidden_size: int, *, dtype=jnp.float32) -> Cell:
+def min_gru(hidden_size: int, *, dtype=None, param_dtype=None, precision=None) -> Cell:
     """minGRU (Feng et al. 2024): the GRU with gates that read only x_t.
 
       z  = sigmoid(x w_x[:, z] + b[z])
@@ -58,19 +58,20 @@ def min_gru(hidden_size: int, *, dtype=jnp.float32) -> Cell:
       Feng, Tung, Ahmed, Bengio, Hajimirsadeghi. Were RNNs all we needed? 2024.
     """
     where = "min_gru"
+    policy = precision_policy(where, dtype=dtype, param_dtype=param_dtype, precision=precision)
     positive_int(where, "hidden_size", hidden_size)
-    init, initial_carry = _dense_init(where, hidden_size, 2, dtype)
+    init, initial_carry = _dense_init(where, hidden_size, 2, policy.draw)
 
     def log_coefficients(params, x):
         k, v = _projected(where, params, x, 2)
         return -jax.nn.softplus(k), -jax.nn.softplus(-k) + _log_g(v)
 
     return linear_recurrence(
-        init, initial_carry, log_coefficients, _state, name=where, log_space=True
+        init, initial_carry, log_coefficients, _state, name=where, log_space=True, policy=policy
     )
 
 
-def min_lstm(hidden_size: int, *, dtype=jnp.float32) -> Cell:
+def min_lstm(hidden_size: int, *, dtype=None, param_dtype=None, precision=None) -> Cell:
     """minLSTM (Feng et al. 2024): the LSTM with gates that read only x_t, normalized.
 
       f  = sigmoid(x w_x[:, f] + b[f]),  i = sigmoid(x w_x[:, i] + b[i])
@@ -90,8 +91,9 @@ def min_lstm(hidden_size: int, *, dtype=jnp.float32) -> Cell:
       Feng, Tung, Ahmed, Bengio, Hajimirsadeghi. Were RNNs all we needed? 2024.
     """
     where = "min_lstm"
+    policy = precision_policy(where, dtype=dtype, param_dtype=param_dtype, precision=precision)
     positive_int(where, "hidden_size", hidden_size)
-    init, initial_carry = _dense_init(where, hidden_size, 3, dtype)
+    init, initial_carry = _dense_init(where, hidden_size, 3, policy.draw)
 
     def log_coefficients(params, x):
         k_f, k_i, v = _projected(where, params, x, 3)
@@ -99,5 +101,5 @@ def min_lstm(hidden_size: int, *, dtype=jnp.float32) -> Cell:
         return -jax.nn.softplus(d), -jax.nn.softplus(-d) + _log_g(v)
 
     return linear_recurrence(
-        init, initial_carry, log_coefficients, _state, name=where, log_space=True
+        init, initial_carry, log_coefficients, _state, name=where, log_space=True, policy=policy
     )

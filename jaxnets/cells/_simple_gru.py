@@ -3,12 +3,12 @@
 import jax
 import jax.numpy as jnp
 
-from jaxnets.core import Cell, projected_cell
+from jaxnets.core import Cell, precision_policy, projected_cell
 
 from ._common import check_carry, init_weights, positive_int, project_input
 
 
-def simple_gru(hidden_size: int, *, dtype=jnp.float32) -> Cell:
+def simple_gru(hidden_size: int, *, dtype=None, param_dtype=None, precision=None) -> Cell:
     """Simplified GRU (the textbook's, after Cho et al. 2014), one update gate u.
 
       u  = sigmoid(x w_x[:, :H] + c w_h[:, :H] + b[:H])
@@ -23,11 +23,12 @@ def simple_gru(hidden_size: int, *, dtype=jnp.float32) -> Cell:
       ``w_h`` (H, 2H), ``b`` (2H,), gates in the order (u, c~).
     """
     where = "simple_gru"
+    policy = precision_policy(where, dtype=dtype, param_dtype=param_dtype, precision=precision)
     positive_int(where, "hidden_size", hidden_size)
 
     def init(key, input_size):
         positive_int(f"{where}.init", "input_size", input_size)
-        return init_weights(key, input_size, hidden_size, 2 * hidden_size, dtype)
+        return init_weights(key, input_size, hidden_size, 2 * hidden_size, policy.draw)
 
     def initial_carry(params, batch_shape):
         return jnp.zeros((*batch_shape, hidden_size), params["w_h"].dtype)
@@ -42,4 +43,6 @@ def simple_gru(hidden_size: int, *, dtype=jnp.float32) -> Cell:
         c = u * jnp.tanh(n_in) + (1 - u) * c
         return c, c, {"u": u}
 
-    return projected_cell(init, initial_carry, project, forward, kind="simple_gru", gated=True)
+    return projected_cell(
+        init, initial_carry, project, forward, policy=policy, kind="simple_gru", gated=True
+    )

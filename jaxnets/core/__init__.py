@@ -1,7 +1,15 @@
-"""The contracts (Layer, Cell), cell tags and the shape checks everything else builds on."""
+"""The contracts (Layer, Cell), cell tags, the precision policy and the shape checks
+everything else builds on."""
 
 from ._gates import gate_columns as gate_columns
 from ._gates import project_gates as project_gates
+from ._precision import FLOAT_DTYPES as FLOAT_DTYPES
+from ._precision import Precision as Precision
+from ._precision import cast_floats as cast_floats
+from ._precision import check_float_dtype as check_float_dtype
+from ._precision import policy_cell as policy_cell
+from ._precision import policy_layer as policy_layer
+from ._precision import precision_policy as precision_policy
 from ._shapes import along_last_axis as along_last_axis
 from ._shapes import as_tuple as as_tuple
 from ._shapes import cell_output_size as cell_output_size
@@ -18,19 +26,26 @@ from ._types import Cell as Cell
 from ._types import Layer as Layer
 
 __all__ = [
+    "FLOAT_DTYPES",
     "Cell",
     "CellTag",
     "Layer",
+    "Precision",
     "along_last_axis",
     "as_tuple",
+    "cast_floats",
     "cell_output_size",
     "cell_tag",
+    "check_float_dtype",
     "check_input_shape",
     "check_lengths",
     "check_shape",
     "float_dtype",
     "gate_columns",
     "output_shape",
+    "policy_cell",
+    "policy_layer",
+    "precision_policy",
     "project_gates",
     "projected_cell",
     "tag_cell",

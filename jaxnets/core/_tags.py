@@ -11,6 +11,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
+from ._precision import Precision, cast_floats, policy_cell
 from ._types import Cell
 
 
@@ -18,18 +19,23 @@ class CellTag(NamedTuple):
     """``kind``: a name for the equations (``"lstm"``); ``options``: the constructor
     arguments that change them (read-only); ``gates``: ``gates(params, carry, z) -> dict``
     of each gate's activations in (0, 1), where z is what ``step`` reads after the
-    projection hook (``project(params, x)`` when the cell has one, else x), or ``None``."""
+    projection hook (``project(params, x)`` when the cell has one, else x), or ``None``;
+    ``policy``: the cell's precision policy (``jaxnets.core.Precision``), which a kernel
+    follows by casting params and inputs as the cell's ``step`` does, or ``None``."""
 
     kind: str
     options: Mapping[str, Any]
     gates: Callable | None
+    policy: Precision | None = None
 
 
 # Keyed by the step function itself, held weakly: a tag lives exactly as long as its step.
 _TAGS: "weakref.WeakKeyDictionary[Callable, CellTag]" = weakref.WeakKeyDictionary()
 
 
-def tag_cell(cell: Cell, kind: str, *, options: Mapping | None = None, gates=None) -> Cell:
+def tag_cell(
+    cell: Cell, kind: str, *, options: Mapping | None = None, gates=None, policy=None
+) -> Cell:
     """Tag ``cell`` (its ``step``) as computing the equations ``kind`` with ``options``.
 
     Kernels registered for ``kind`` (``jaxnets.kernels``) may then run the cell's whole
@@ -41,7 +47,11 @@ def tag_cell(cell: Cell, kind: str, *, options: Mapping | None = None, gates=Non
         raise TypeError(f"tag_cell: `cell` must be a jaxnets.core.Cell, got {type(cell).__name__}.")
     if gates is not None and not callable(gates):
         raise TypeError(f"tag_cell: `gates` must be callable or None, got {gates!r}.")
-    _TAGS[cell.step] = CellTag(kind, types.MappingProxyType(dict(options or {})), gates)
+    if policy is not None and not isinstance(policy, Precision):
+        raise TypeError(
+            f"tag_cell: `policy` must be a jaxnets.core.Precision or None, got {policy!r}."
+        )
+    _TAGS[cell.step] = CellTag(kind, types.MappingProxyType(dict(options or {})), gates, policy)
     return cell
 
 
@@ -62,6 +72,7 @@ def projected_cell(
     kind: str,
     options: Mapping | None = None,
     gated: bool = False,
+    policy: Precision | None = None,
 ) -> Cell:
     """A tagged Cell from ``project`` and ``forward(params, carry, z_t)``.
 
@@ -70,6 +81,8 @@ def projected_cell(
     The cell is tagged ``kind`` with ``options`` (``tag_cell``), and a gated cell's tag
     carries ``gates(params, carry, z) -> dict``, which
     ``jaxnets.diagnostics.gate_saturation`` reads. Unused outputs cost nothing under ``jit``.
+    ``policy`` (``precision_policy``): the cell stores params in its ``param_dtype`` and
+    computes in its ``dtype`` (``policy_cell``); ``init`` should draw at ``policy.draw``.
     """
 
     def recur(params, carry, z):
@@ -82,4 +95,12 @@ def projected_cell(
         return forward(params, carry, z)[2]
 
     cell = Cell(init, initial_carry, step, project, recur)
-    return tag_cell(cell, kind, options=options, gates=gates if gated else None)
+    if policy is not None:
+        cell = policy_cell(cell, policy, name=kind)
+        inner_gates = gates
+
+        def gates(params, carry, z):
+            return inner_gates(cast_floats(params, policy.compute(params)), carry, z)
+
+    gates = gates if gated else None
+    return tag_cell(cell, kind, options=options, gates=gates, policy=policy)

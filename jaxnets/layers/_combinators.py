@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 from jax.nn.initializers import glorot_uniform
 
-from jaxnets.core import Layer, check_input_shape, float_dtype
+from jaxnets.core import Layer, check_input_shape, float_dtype, precision_policy
 
 
 def _unique_names(layers) -> tuple:
@@ -143,17 +143,26 @@ def _projection_strides(where, in_shape, out_shape) -> tuple:
 
 
 def residual(
-    block: Layer, *, w_init: Callable = glorot_uniform(), dtype=jnp.float32, name: str = "residual"
+    block: Layer,
+    *,
+    w_init: Callable = glorot_uniform(),
+    dtype=None,
+    param_dtype=None,
+    precision=None,
+    name: str = "residual",
 ) -> Layer:
     """Skip connection: ``y = x + block(x)``, or ``y = P(x) + block(x)`` if shapes differ.
 
     When the block changes the shape, ``P`` is a learned projection (no bias): the
     input subsampled with the block's stride on every spatial axis, times ``w``
     (C_in, C_out), i.e. ResNet's strided 1x1 convolution. Params: ``block`` and,
-    only when shapes differ, ``projection`` = {``w``}.
+    only when shapes differ, ``projection`` = {``w``}. ``dtype``, ``param_dtype`` and
+    ``precision`` are the projection's policy (``jaxnets.core.precision_policy``); its
+    compute dtype defaults to the block output's.
     """
     if not isinstance(block, Layer):
         raise TypeError(f"{name}: `block` must be a Layer, got {block!r}.")
+    policy = precision_policy(name, dtype=dtype, param_dtype=param_dtype, precision=precision)
 
     def init(key, input_shape):
         shape = check_input_shape(f"{name}.init", input_shape)
@@ -162,7 +171,8 @@ def residual(
         params = {"block": block_params}
         if tuple(out_shape) != shape:
             _projection_strides(f"{name}.init", shape, out_shape)
-            params["projection"] = {"w": w_init(k_proj, (shape[-1], out_shape[-1]), dtype)}
+            w = w_init(k_proj, (shape[-1], out_shape[-1]), policy.draw)
+            params["projection"] = {"w": w.astype(policy.param_dtype)}
         return out_shape, params, {"block": block_state}
 
     def apply(params, state, x, *, key=None, train=False):
@@ -170,12 +180,14 @@ def residual(
         if "projection" in params:
             strides = _projection_strides(f"{name}.apply", x.shape[1:], y.shape[1:])
             x = x[(slice(None), *(slice(None, None, s) for s in strides))]
-            x = x @ params["projection"]["w"]
+            compute = policy.dtype or y.dtype
+            with policy.matmuls():
+                x = x.astype(compute) @ params["projection"]["w"].astype(compute)
         elif x.shape != y.shape:
             raise ValueError(
                 f"{name}.apply: the block maps `x` of shape {x.shape} to {y.shape}; it was "
                 "initialized without a projection, so shapes must match."
             )
-        return x + y, {"block": block_state}
+        return x.astype(y.dtype) + y, {"block": block_state}
 
     return Layer(init, apply, name)

@@ -3,7 +3,6 @@
 from collections.abc import Callable
 
 import jax
-import jax.numpy as jnp
 from jax.nn.initializers import glorot_uniform, zeros
 
 from jaxnets.core import (
@@ -13,6 +12,8 @@ from jaxnets.core import (
     check_input_shape,
     check_shape,
     output_shape,
+    policy_layer,
+    precision_policy,
 )
 from jaxnets.kernels import check_impl
 
@@ -31,7 +32,7 @@ def _conv(
     use_bias,
     w_init,
     b_init,
-    dtype,
+    policy,
     impl,
     name,
 ) -> Layer:
@@ -46,10 +47,10 @@ def _conv(
     def init(key, input_shape):
         shape = check_input_shape(f"{name}.init", input_shape, ndim + 1)
         k_w, k_b = jax.random.split(key)
-        params = {"w": w_init(k_w, (*kernel, shape[-1], filters), dtype)}
+        params = {"w": w_init(k_w, (*kernel, shape[-1], filters), policy.draw)}
         if use_bias:
-            params["b"] = b_init(k_b, (filters,), dtype)
-        return output_shape(apply, params, {}, shape, dtype), params, {}
+            params["b"] = b_init(k_b, (filters,), policy.draw)
+        return output_shape(apply, params, {}, shape), params, {}
 
     def apply(params, state, x, *, key=None, train=False):
         in_channels = params["w"].shape[-2]
@@ -61,7 +62,7 @@ def _conv(
             y = y + along_last_axis(params["b"], y.ndim)
         return (y if activation is None else activation(y)), state
 
-    return Layer(init, apply, name)
+    return policy_layer(Layer(init, apply, name), policy)
 
 
 def conv1d(
@@ -75,7 +76,9 @@ def conv1d(
     use_bias: bool = True,
     w_init: Callable = glorot_uniform(),
     b_init: Callable = zeros,
-    dtype=jnp.float32,
+    dtype=None,
+    param_dtype=None,
+    precision=None,
     impl: str = "auto",
     name: str = "conv1d",
 ) -> Layer:
@@ -96,6 +99,11 @@ def conv1d(
       use_bias: add ``b``.
       w_init: initializer for ``w`` (K, C, F).
       b_init: initializer for ``b`` (F,).
+      dtype: the compute dtype; ``None`` (default): the dtype of the params it is
+        given. Params and floating inputs are cast to it (``jaxnets.core.precision_policy``).
+      param_dtype: the params' dtype (default: ``dtype``, else float32); drawn in
+        float32 and cast, so bfloat16 and float16 params initialize like float32 ones.
+      precision: matmul precision while it computes (``None``: JAX's default).
       impl: ``"auto"`` (the kernel ``conv_patches``, im2col and one matmul, on CPU in
         float32/float64, where its backward is faster; else the reference),
         ``"reference"`` (``lax.conv_general_dilated``) or a kernel's name
@@ -115,7 +123,7 @@ def conv1d(
         use_bias,
         w_init,
         b_init,
-        dtype,
+        precision_policy(name, dtype=dtype, param_dtype=param_dtype, precision=precision),
         impl,
         name,
     )
@@ -132,7 +140,9 @@ def conv2d(
     use_bias: bool = True,
     w_init: Callable = glorot_uniform(),
     b_init: Callable = zeros,
-    dtype=jnp.float32,
+    dtype=None,
+    param_dtype=None,
+    precision=None,
     impl: str = "auto",
     name: str = "conv2d",
 ) -> Layer:
@@ -155,6 +165,11 @@ def conv2d(
       use_bias: add ``b``.
       w_init: initializer for ``w`` (k_h, k_w, C, F) (HWIO).
       b_init: initializer for ``b`` (F,).
+      dtype: the compute dtype; ``None`` (default): the dtype of the params it is
+        given. Params and floating inputs are cast to it (``jaxnets.core.precision_policy``).
+      param_dtype: the params' dtype (default: ``dtype``, else float32); drawn in
+        float32 and cast, so bfloat16 and float16 params initialize like float32 ones.
+      precision: matmul precision while it computes (``None``: JAX's default).
       impl: ``"auto"`` (the kernel ``conv_patches``, im2col and one matmul, on CPU in
         float32/float64, where its backward is faster; else the reference),
         ``"reference"`` (``lax.conv_general_dilated``) or a kernel's name
@@ -175,7 +190,7 @@ def conv2d(
         use_bias,
         w_init,
         b_init,
-        dtype,
+        precision_policy(name, dtype=dtype, param_dtype=param_dtype, precision=precision),
         impl,
         name,
     )

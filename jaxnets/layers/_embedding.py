@@ -5,7 +5,7 @@ from collections.abc import Callable
 import jax.numpy as jnp
 from jax.nn.initializers import normal
 
-from jaxnets.core import Layer, check_input_shape, output_shape
+from jaxnets.core import Layer, check_input_shape, output_shape, policy_layer, precision_policy
 
 
 def embedding(
@@ -13,7 +13,8 @@ def embedding(
     features: int,
     *,
     e_init: Callable = normal(stddev=1.0),
-    dtype=jnp.float32,
+    dtype=None,
+    param_dtype=None,
     name: str = "embedding",
 ) -> Layer:
     """Look up row ``x`` of a (vocab_size, features) table.
@@ -25,6 +26,8 @@ def embedding(
       vocab_size: V, the number of ids.
       features: E, the embedding size.
       e_init: initializer of ``table`` (V, E); the default is N(0, 1), as in PyTorch.
+      dtype: the dtype of the embeddings it returns; ``None`` (default): the table's.
+      param_dtype: the table's dtype (default: ``dtype``, else float32).
 
     Returns:
       A Layer mapping int ids (B, ...) to (B, ..., E). Params: ``table`` (V, E).
@@ -32,10 +35,11 @@ def embedding(
     for arg, value in (("vocab_size", vocab_size), ("features", features)):
         if not isinstance(value, int) or value <= 0:
             raise ValueError(f"{name}: `{arg}` must be a positive int, got {value!r}.")
+    policy = precision_policy(name, dtype=dtype, param_dtype=param_dtype)
 
     def init(key, input_shape):
         shape = check_input_shape(f"{name}.init", input_shape)
-        params = {"table": e_init(key, (vocab_size, features), dtype)}
+        params = {"table": e_init(key, (vocab_size, features), policy.draw)}
         return output_shape(apply, params, {}, shape, jnp.int32), params, {}
 
     def apply(params, state, x, *, key=None, train=False):
@@ -43,4 +47,4 @@ def embedding(
             raise TypeError(f"{name}.apply: `x` must hold integer ids, got dtype {x.dtype}.")
         return jnp.take(params["table"], x, axis=0, mode="fill"), state
 
-    return Layer(init, apply, name)
+    return policy_layer(Layer(init, apply, name), policy)

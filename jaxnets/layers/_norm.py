@@ -5,7 +5,14 @@ import math
 import jax.numpy as jnp
 from jax import lax
 
-from jaxnets.core import Layer, along_last_axis, check_input_shape, check_shape
+from jaxnets.core import (
+    Layer,
+    along_last_axis,
+    cast_floats,
+    check_input_shape,
+    check_shape,
+    precision_policy,
+)
 
 
 def batch_norm(
@@ -14,7 +21,8 @@ def batch_norm(
     eps: float = 1e-5,
     use_scale: bool = True,
     use_bias: bool = True,
-    dtype=jnp.float32,
+    dtype=None,
+    param_dtype=None,
     name: str = "batch_norm",
 ) -> Layer:
     """Normalize each feature (the last axis) with batch or running statistics.
@@ -36,6 +44,10 @@ def batch_norm(
       eps: added to the variance.
       use_scale: learn ``scale`` (C,).
       use_bias: learn ``bias`` (C,).
+      dtype: the compute dtype; ``None`` (default): the params'. The batch statistics
+        are computed in at least float32 whatever the compute dtype, as cuDNN does.
+      param_dtype: the dtype of params and of the running statistics (default:
+        ``dtype``, else float32).
 
     Returns:
       A Layer with params ``scale``, ``bias`` (C,) and state ``mean``, ``var`` (C,).
@@ -44,6 +56,7 @@ def batch_norm(
         raise ValueError(f"{name}: `momentum` must be in [0, 1], got {momentum!r}.")
     if eps <= 0:
         raise ValueError(f"{name}: `eps` must be positive, got {eps!r}.")
+    policy = precision_policy(name, dtype=dtype, param_dtype=param_dtype)
 
     def init(key, input_shape):
         shape = check_input_shape(f"{name}.init", input_shape)
@@ -52,14 +65,22 @@ def batch_norm(
         features = shape[-1]
         params = {}
         if use_scale:
-            params["scale"] = jnp.ones((features,), dtype)
+            params["scale"] = jnp.ones((features,), policy.param_dtype)
         if use_bias:
-            params["bias"] = jnp.zeros((features,), dtype)
-        state = {"mean": jnp.zeros((features,), dtype), "var": jnp.ones((features,), dtype)}
+            params["bias"] = jnp.zeros((features,), policy.param_dtype)
+        state = {
+            "mean": jnp.zeros((features,), policy.param_dtype),
+            "var": jnp.ones((features,), policy.param_dtype),
+        }
         return shape, params, state
 
     def apply(params, state, x, *, key=None, train=False):
         check_shape(f"{name}.apply", "x", x, (..., state["mean"].shape[0]))
+        dtype = policy.compute(params) if params else policy.dtype or state["mean"].dtype
+        # Statistics in at least float32: a bfloat16 mean of many values drifts.
+        stats = jnp.promote_types(dtype, jnp.float32)
+        x = x.astype(stats)
+        params = cast_floats(params, stats)
         if train:
             axes = tuple(range(x.ndim - 1))
             n = math.prod(x.shape[:-1])
@@ -75,13 +96,15 @@ def batch_norm(
                 "var": momentum * state["var"]
                 + (1 - momentum) * lax.stop_gradient(var) * (n / (n - 1)),
             }
+            new_state = cast_floats(new_state, state["mean"].dtype)
         else:
             mean, var, new_state = state["mean"], state["var"], state
+            mean, var = mean.astype(stats), var.astype(stats)
         y = (x - along_last_axis(mean, x.ndim)) * along_last_axis(lax.rsqrt(var + eps), x.ndim)
         if use_scale:
             y = y * along_last_axis(params["scale"], x.ndim)
         if use_bias:
             y = y + along_last_axis(params["bias"], x.ndim)
-        return y, new_state
+        return y.astype(dtype), new_state
 
     return Layer(init, apply, name)

@@ -1,5 +1,6 @@
 """Run a cell over a sequence: lax.scan, or a plain Python loop with the same numbers."""
 
+import contextlib
 import functools
 import math
 from collections.abc import Mapping
@@ -9,7 +10,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from jaxnets.core import Cell, cell_tag, check_lengths, float_dtype
+from jaxnets.core import Cell, cast_floats, cell_tag, check_lengths, float_dtype
 from jaxnets.kernels import Kernel, choose
 
 from ._lengths import reverse_valid, step_mask, where_valid
@@ -106,6 +107,11 @@ def unroll(
     if num_steps == 0 and unroll == "associative":
         unroll = 1  # nothing to scan
     kernel = _kernel(cell, params, xs, impl, lengths is not None, unroll, num_steps)
+    policy = None if kernel is None else cell_tag(cell).policy
+    if policy is not None:
+        # A kernel reads params and inputs itself: cast them as the cell's step does.
+        dtype = policy.compute(params)
+        params, xs_t = cast_floats(params, dtype), cast_floats(xs_t, dtype)
     mask = None if lengths is None else step_mask(lengths, num_steps, time_major=True)
     if lengths is not None and reverse:
         # Each sequence reversed within its own length runs forward over the mask.
@@ -117,7 +123,8 @@ def unroll(
         jax.eval_shape(cell.step, params, carry, xs_t[0])  # the cell's own checks
         steps = 1 if unroll == "associative" else unroll
         sequence = _Kernel(kernel, cell_tag(cell).options, params, backward, steps)
-    carry, ys = _over_time(sequence, carry, (xs_t, mask), backward, remat)
+    with contextlib.nullcontext() if policy is None else policy.matmuls():
+        carry, ys = _over_time(sequence, carry, (xs_t, mask), backward, remat)
     if lengths is not None and reverse:
         ys = reverse_valid(ys, lengths)
     if not time_major:
@@ -128,7 +135,11 @@ def unroll(
 def _kernel(cell, params, xs, impl, lengths, unroll, num_steps):
     """The kernel ``unroll`` runs (``jaxnets.kernels.choose``), or ``None``."""
     tag = cell_tag(cell)
-    dtype = float_dtype(params)
+    policy = None if tag is None else tag.policy
+    dtype = float_dtype(params) if policy is None else policy.compute(params)
+    # A cell with a policy casts its inputs to its compute dtype; any other needs them
+    # in its params' dtype to be given a kernel.
+    same = policy is not None or xs.dtype == dtype
     blocked = (
         "unroll='python' asks for the Python loop" if unroll == "python"
         else "there are no steps" if num_steps == 0
@@ -142,7 +153,7 @@ def _kernel(cell, params, xs, impl, lengths, unroll, num_steps):
             "sequential scan (use an int `unroll` for it)."
         )
     kernel = choose(
-        "unroll", kind, options, dtype=dtype if xs.dtype == dtype else None, impl=impl,
+        "unroll", kind, options, dtype=dtype if same else None, impl=impl,
         lengths=lengths, blocked=blocked, parallel=parallel,
     )  # fmt: skip
     if parallel and kernel is None:
@@ -151,7 +162,7 @@ def _kernel(cell, params, xs, impl, lengths, unroll, num_steps):
             "state: min_gru, min_lstm, lru, diagonal_rnn, or yours through "
             "jaxnets.cells.linear_recurrence) on a float dtype; this cell is "
             + (repr(kind) if kind else "an untagged cell")
-            + (f" with params {dtype} and inputs {xs.dtype}" if xs.dtype != dtype else "")
+            + ("" if same else f" with params {dtype} and inputs {xs.dtype}")
             + "."
         )
     return kernel

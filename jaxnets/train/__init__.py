@@ -23,6 +23,8 @@ from ._losses import binary_cross_entropy as binary_cross_entropy
 from ._losses import mse as mse
 from ._losses import perplexity as perplexity
 from ._losses import softmax_cross_entropy as softmax_cross_entropy
+from ._mixed import LossScaleState as LossScaleState
+from ._mixed import loss_scaled as loss_scaled
 from ._optimizer import OPTIMIZERS as OPTIMIZERS
 from ._optimizer import optimizer as optimizer
 from ._predict import predictor as predictor
@@ -46,6 +48,7 @@ __all__ = [
     "Estimate",
     "FitResult",
     "History",
+    "LossScaleState",
     "Scaler",
     "TrainState",
     "Trainer",
@@ -67,6 +70,7 @@ __all__ = [
     "l1_penalty",
     "l2_penalty",
     "load_checkpoint",
+    "loss_scaled",
     "mse",
     "optimizer",
     "perplexity",

@@ -64,13 +64,16 @@ class Trainer:
       l2: coefficient of ``l2_penalty`` (weights only).
       augment: ``augment(key, x_batch) -> x_batch`` on every training batch.
       tbptt: truncated BPTT with chunks of this many steps (see ``truncated_bptt``).
-      devices: data parallelism over this many local devices (see ``train_step``).
+      devices: data parallelism over this many devices (see ``train_step``).
+      compute_dtype: mixed precision (see ``train_step``): float32 master params and
+        optimizer state, the forward and backward passes in this dtype (``"bfloat16"``;
+        ``"float16"`` together with an optimizer wrapped in ``loss_scaled``).
     """
 
     def __init__(
         self, model, optimizer, loss: Callable, *, metric: Callable | None = None,
         l1: float = 0.0, l2: float = 0.0, augment: Callable | None = None,
-        tbptt: int | None = None, devices: int | None = None,
+        tbptt: int | None = None, devices: int | None = None, compute_dtype=None,
     ):  # fmt: skip
         for name, fn in (("loss", loss), ("metric", metric or loss)):
             if not callable(fn):
@@ -89,9 +92,11 @@ class Trainer:
         self.model, self.optimizer, self.loss = model, optimizer, loss
         self.metric = metric or loss
         self.options = {"l1": float(l1), "l2": float(l2), "tbptt": tbptt, "loss": _name(loss),
-                        "metric": _name(metric), "augment": _name(augment)}  # fmt: skip
+                        "metric": _name(metric), "augment": _name(augment),
+                        "compute_dtype": None if compute_dtype is None
+                        else jnp.dtype(compute_dtype).name}  # fmt: skip
         step = train_step(model.apply, loss, optimizer, l1=l1, l2=l2, devices=devices,
-                          stateful=tbptt is not None)  # fmt: skip
+                          stateful=tbptt is not None, compute_dtype=compute_dtype)  # fmt: skip
         # Metrics get an axis of updates: one per batch here, one per chunk with tbptt.
         update = truncated_bptt(step, model.apply, tbptt) if tbptt else _metrics_axis(step)
         self._update = augmented(update, augment)

@@ -115,7 +115,7 @@ def fit(
     x=None, y=None, *, epochs: int, key, batch_size: int | None = None, lengths=None,
     batches=None, validation=None, metric: Callable | None = None,
     early_stopping: EarlyStopping | None = None, l1: float = 0.0, l2: float = 0.0,
-    augment: Callable | None = None, tbptt: int | None = None,
+    augment: Callable | None = None, tbptt: int | None = None, compute_dtype=None,
     checkpoint: str | None = None, progress: bool | None = None, trainer: Trainer | None = None,
     on_epoch: Callable | None = None,
 ) -> FitResult:  # fmt: skip
@@ -157,6 +157,10 @@ def fit(
       tbptt: truncated BPTT: each batch of sequences as chunks of this many steps, the
         carry passed from chunk to chunk with its gradient stopped, one update per
         chunk (see ``jaxnets.train.truncated_bptt``); targets are per step.
+      compute_dtype: mixed precision: ``params`` and the optimizer state stay in their
+        dtype (float32 masters) while the forward and backward passes run in this one
+        (``"bfloat16"``; ``"float16"`` with ``optimizer`` wrapped in
+        ``jaxnets.train.loss_scaled``). See ``jaxnets.train.train_step``.
       checkpoint: a file path; the run is saved atomically after every epoch, and an
         existing file is resumed from, after checking that it holds this run: the same
         tree paths, shapes and dtypes, model, optimizer, key and options (a
@@ -164,7 +168,7 @@ def fit(
       progress: a tqdm bar over epochs; ``None``: only on a terminal outside CI.
       trainer: a ``Trainer`` to reuse (its compiled programs), instead of one made
         from ``model``, ``optimizer``, ``loss``, ``metric``, ``l1``, ``l2``,
-        ``augment`` and ``tbptt``.
+        ``augment``, ``tbptt`` and ``compute_dtype``.
       on_epoch: ``on_epoch(epoch, history) -> bool`` after every epoch (and its
         checkpoint), with the ``History`` so far; a true answer ends the run there,
         as a pruner of a hyperparameter search does. A run stopped so and resumed from
@@ -178,7 +182,8 @@ def fit(
       FloatingPointError: the loss became NaN or infinite; names the epoch and step.
         The checkpoint keeps the last finite epoch.
     """
-    made = {"metric": metric, "l1": l1, "l2": l2, "augment": augment, "tbptt": tbptt}
+    made = {"metric": metric, "l1": l1, "l2": l2, "augment": augment, "tbptt": tbptt,
+            "compute_dtype": compute_dtype}  # fmt: skip
     trainer = _trainer(trainer, model, optimizer, loss, made)
     key = sources.check_keys(WHERE, "key", key)
     _check_options(epochs, validation, early_stopping)
@@ -218,13 +223,14 @@ def fit_seeds(
     Args:
       keys: (S,) PRNG keys, one per seed.
       options: as ``fit``'s (``lengths``, ``batches``, ``validation``, ``metric``,
-        ``early_stopping``, ``l1``, ``l2``, ``augment``, ``tbptt``, ``checkpoint``,
+        ``early_stopping``, ``l1``, ``l2``, ``augment``, ``tbptt``, ``compute_dtype``,
+        ``checkpoint``,
         ``progress``, ``on_epoch``, whose ``History`` has a leading seed axis).
 
     Returns:
       A ``FitResult`` whose every field has a leading seed axis.
     """
-    names = {"metric", "l1", "l2", "augment", "tbptt"}
+    names = {"metric", "l1", "l2", "augment", "tbptt", "compute_dtype"}
     made = {k: options.pop(k) for k in names & set(options)}
     unknown = set(options) - {
         "lengths",

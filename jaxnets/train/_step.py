@@ -10,9 +10,11 @@ import optax
 from jax import lax
 from jax.sharding import PartitionSpec as P
 
+from jaxnets.core import cast_floats
 from jaxnets.rnn import step_mask
 
 from ._devices import batch_mesh
+from ._mixed import cast_for_compute, loss_scale
 from ._regularization import l1_penalty, l2_penalty
 
 
@@ -93,6 +95,7 @@ def train_step(
     l2: float = 0.0,
     devices: int | None = None,
     stateful: bool = False,
+    compute_dtype=None,
 ):
     """Build ``step(train_state, x, y, key, *, lengths=None, mask=None) -> (train_state,
     metrics)``.
@@ -107,14 +110,27 @@ def train_step(
     per-step targets, the loss gets the (B, T) mask of valid steps as a third
     argument (see ``loss_mask``); ``mask`` (B,) drops rows (a bucket's filler rows).
 
+    Mixed precision: ``compute_dtype`` (e.g. ``jnp.bfloat16``) casts the params to it
+    for the forward and backward passes, while ``train_state`` keeps them, and the
+    optimizer state, in their own dtype (float32 masters); the model's outputs are cast
+    back to at least float32 for the loss. Layers and cells built without a ``dtype``
+    compute in the dtype their params arrive in (``jaxnets.core.precision_policy``).
+    With an optimizer wrapped in ``loss_scaled`` (float16 needs it), the loss is
+    multiplied by the state's scale before differentiation; ``metrics`` report the
+    unscaled loss and gradient norm.
+
     ``stateful=True`` (truncated BPTT): the step takes the carry the chunk starts
     from, calls ``apply(..., carry=carry, return_carry=True) -> ((y, carry), state)``
     and returns ``(train_state, metrics, carry)``, the new carry with its gradient
     stopped.
 
-    Data parallelism: with ``devices`` = n > 1 (default: every local device, so one
-    CPU device does nothing new), a batch whose size n divides is split over n
-    devices with ``shard_map``; each computes the gradient of its rows' loss (dropout
+    Data parallelism: with ``devices`` = n > 1 (default: every device JAX sees, so one
+    CPU device does nothing new), the batch is split over n devices with
+    ``shard_map``; a batch size that n does not divide is a ``ValueError`` naming both
+    (pass ``devices=1`` to stay on one device). Under ``jax.distributed`` the devices
+    of every process take part: each process passes the global batch as a
+    ``jax.Array`` (``jax.make_array_from_process_local_data``) and gets the same
+    replicated result. Each device each computes the gradient of its rows' loss (dropout
     keys folded with the device index) and the gradients, losses and layer states
     are averaged across devices. For losses that average over rows, without batch
     norm, this is the full batch's gradient; batch norm normalizes with each device's
@@ -126,12 +142,19 @@ def train_step(
     before JAX starts; several GPUs need nothing.
     """
 
-    def objective(params, state, x, y, key, lengths, mask, carry):
+    compute_dtype = cast_for_compute("train_step", compute_dtype)
+
+    def objective(params, state, x, y, key, lengths, mask, carry, scale):
         extra = {} if lengths is None else {"lengths": lengths}
         if stateful:
             extra.update(carry=carry, return_carry=True)
-        out, new_state = apply(params, state, x, key=key, train=True, **extra)
+        # Mixed precision: the float32 master params, cast for the forward pass; their
+        # gradients come back through the cast in float32.
+        run = params if compute_dtype is None else cast_floats(params, compute_dtype)
+        out, new_state = apply(run, state, x, key=key, train=True, **extra)
         y_pred, new_carry = out if stateful else (out, None)
+        if compute_dtype is not None:  # the loss in at least float32
+            y_pred = cast_floats(y_pred, jnp.promote_types(compute_dtype, jnp.float32))
         weights = loss_mask(y_pred, x, lengths, mask)
         data_loss = masked_call("train_step", "loss", loss, y_pred, y, weights)
         total = data_loss
@@ -142,19 +165,21 @@ def train_step(
         # How many entries the loss averages over: devices with more valid entries
         # weigh more, so the split batch has the whole batch's gradient.
         count = jax.tree.leaves(y)[0].shape[0] if weights is None else weights.sum()
+        if scale is not None:  # loss scaling: gradients scaled up, unscaled by loss_scaled
+            total = total * scale
         return total, (data_loss, new_state, new_carry, jnp.asarray(count, jnp.float32))
 
-    def gradients(params, state, x, y, key, lengths, mask, carry):
+    def gradients(params, state, x, y, key, lengths, mask, carry, scale):
         (_, aux), grads = jax.value_and_grad(objective, has_aux=True)(
-            params, state, x, y, key, lengths, mask, carry
+            params, state, x, y, key, lengths, mask, carry, scale
         )
         return grads, *aux
 
-    def sharded_gradients(mesh, params, state, x, y, key, lengths, mask, carry):
-        def local(params, state, x, y, key, lengths, mask, carry):
+    def sharded_gradients(mesh, params, state, x, y, key, lengths, mask, carry, scale):
+        def local(params, state, x, y, key, lengths, mask, carry, scale):
             key = None if key is None else jax.random.fold_in(key, lax.axis_index("batch"))
             grads, data_loss, state, carry, count = gradients(
-                params, state, x, y, key, lengths, mask, carry
+                params, state, x, y, key, lengths, mask, carry, scale
             )
             total = lax.psum(count, "batch")
             share = count / jnp.maximum(total, 1.0)
@@ -165,21 +190,25 @@ def train_step(
         # check_vma=False: scan carries built from zeros are replicated while the loop
         # makes them per-device, which the varying-axes check would reject.
         return jax.shard_map(
-            local, mesh=mesh, in_specs=(P(), P(), rows, rows, P(), rows, rows, rows),
+            local, mesh=mesh, in_specs=(P(), P(), rows, rows, P(), rows, rows, rows, P()),
             out_specs=(P(), P(), P(), rows, P()), check_vma=False,
-        )(params, state, x, y, key, lengths, mask, carry)  # fmt: skip
+        )(params, state, x, y, key, lengths, mask, carry, scale)  # fmt: skip
 
     def step(train_state: TrainState, x, y, key, *, lengths=None, mask=None, carry=None):
         params, state, opt_state = train_state
-        mesh = batch_mesh(devices, x)
-        args = (params, state, x, y, key, lengths, mask, carry)
+        mesh = batch_mesh("train_step", devices, x)
+        scale = loss_scale(opt_state)
+        args = (params, state, x, y, key, lengths, mask, carry, scale)
         if mesh is None:
             grads, data_loss, state, carry, _ = gradients(*args)
         else:
             grads, data_loss, state, carry, _ = sharded_gradients(mesh, *args)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         new = TrainState(optax.apply_updates(params, updates), state, opt_state)
-        metrics = {"loss": data_loss, "grad_norm": optax.tree.norm(grads)}
+        grad_norm = optax.tree.norm(grads)
+        if scale is not None:
+            grad_norm = grad_norm / scale
+        metrics = {"loss": data_loss, "grad_norm": grad_norm}
         return (new, metrics, lax.stop_gradient(carry)) if stateful else (new, metrics)
 
     return step
