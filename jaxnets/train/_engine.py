@@ -92,9 +92,9 @@ class Trainer:
         self.model, self.optimizer, self.loss = model, optimizer, loss
         self.metric = metric or loss
         self.options = {"l1": float(l1), "l2": float(l2), "tbptt": tbptt, "loss": _name(loss),
-                        "metric": _name(metric), "augment": _name(augment),
-                        "compute_dtype": None if compute_dtype is None
-                        else jnp.dtype(compute_dtype).name}  # fmt: skip
+                        "metric": _name(metric), "augment": _name(augment)}  # fmt: skip
+        if compute_dtype is not None:  # only then: checkpoints of full precision resume
+            self.options["compute_dtype"] = jnp.dtype(compute_dtype).name
         step = train_step(model.apply, loss, optimizer, l1=l1, l2=l2, devices=devices,
                           stateful=tbptt is not None, compute_dtype=compute_dtype)  # fmt: skip
         # Metrics get an axis of updates: one per batch here, one per chunk with tbptt.
