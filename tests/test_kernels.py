@@ -5,6 +5,9 @@ step to a length no block divides); layer kernels against their ``lax`` referenc
 Then dispatch: what ``impl="auto"`` picks, and the errors for kernels forced where they
 do not apply."""
 
+import contextlib
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -12,7 +15,15 @@ import pytest
 
 from jaxnets.cells import CELLS, elman, gru, lstm
 from jaxnets.core import Cell, cell_tag, tag_cell
-from jaxnets.kernels import KERNELS, Kernel, choose, register
+from jaxnets.kernels import (
+    KERNELS,
+    Kernel,
+    choose,
+    cudnn_reference_call,
+    cudnn_weights,
+    lstm_cudnn,
+    register,
+)
 from jaxnets.layers import avg_pool1d, avg_pool2d, conv1d, conv2d, max_pool1d, max_pool2d
 from jaxnets.rnn import check_kernel, recurrent, unroll
 
@@ -45,15 +56,60 @@ def test_every_registered_kernel_has_a_suite_case():
     } <= set(KERNELS)
 
 
+# Kernels for another backend run here through a stand-in with the same weight layout
+# and semantics: the cuDNN LSTM wrapper over jax.experimental.rnn's pure-JAX lstm_ref.
+STAND_INS = {"lstm_cudnn": functools.partial(lstm_cudnn, call=cudnn_reference_call)}
+
+
+@contextlib.contextmanager
+def runnable_here(name):
+    """``name``, or its stand-in registered for this backend while the block runs."""
+    kernel = KERNELS[name]
+    if jax.default_backend() in kernel.backends:
+        yield name
+        return
+    stand_in = register(
+        kernel._replace(name=f"{name}_here", run=STAND_INS[name], backends=(jax.default_backend(),))
+    )
+    try:
+        yield stand_in.name
+    finally:
+        del KERNELS[stand_in.name]
+
+
 @pytest.mark.parametrize("name, cell, options", CELL_CASES, ids=lambda v: str(v))
 def test_every_cell_kernel_equals_the_plain_scan(name, cell, options):
-    assert check_kernel(CELLS[cell](6, **options), name) == 14
+    with runnable_here(name) as here:
+        assert check_kernel(CELLS[cell](6, **options), here) == 14
 
 
-@pytest.mark.parametrize("name, cell", sorted({(n, c) for n, c, _ in CELL_CASES}))
+@pytest.mark.parametrize(
+    "name, cell",
+    sorted({(n, c) for n, c, _ in CELL_CASES if "float64" in KERNELS[n].dtypes}),
+)
 def test_cell_kernels_in_float64(name, cell):
-    with jax.enable_x64(True):
-        check_kernel(CELLS[cell](5, dtype=jnp.float64), name, steps=(11,), rtol=1e-10, atol=1e-10)
+    with jax.enable_x64(True), runnable_here(name) as here:
+        check_kernel(CELLS[cell](5, dtype=jnp.float64), here, steps=(11,), rtol=1e-10, atol=1e-10)
+
+
+def test_cudnn_weights_are_torch_lstm_layout():
+    """cuDNN's (and torch.nn.LSTM's) weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0."""
+    torch = pytest.importorskip("torch")
+    from jaxnets.interop import from_torch
+
+    torch.manual_seed(0)
+    module = torch.nn.LSTM(3, 4)
+    params = from_torch(module.state_dict(), "lstm")["layer_0"]
+    flat = np.concatenate(
+        [module.state_dict()[k].numpy().ravel() for k in
+         ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")]
+    )  # fmt: skip
+    weights = np.asarray(cudnn_weights(params))
+    n = 4 * 4 * (3 + 4)
+    np.testing.assert_allclose(weights[:n], flat[:n], rtol=1e-6)
+    # One bias carries both of torch's: their sum, and zeros for the second.
+    np.testing.assert_allclose(weights[n : n + 16], flat[n : n + 16] + flat[n + 16 :], rtol=1e-6)
+    np.testing.assert_array_equal(weights[n + 16 :], 0.0)
 
 
 def test_the_suite_fails_a_kernel_that_is_not_the_cell():

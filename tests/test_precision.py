@@ -319,3 +319,28 @@ def test_a_kernel_forced_on_a_dtype_it_was_not_registered_for_names_it():
     params = cell.init(jax.random.key(0), D)
     with pytest.raises(ValueError, match="'lstm_blocks' does not apply: the dtype is bfloat16"):
         unroll(cell, params, _xs((B, T, D)), impl="lstm_blocks")
+
+
+def test_the_cudnn_kernel_forced_on_cpu_names_the_backend():
+    cell = lstm(H)
+    params = cell.init(jax.random.key(0), D)
+    with pytest.raises(ValueError, match="'lstm_cudnn' does not apply: the backend is 'cpu'"):
+        unroll(cell, params, _xs((B, T, D)), impl="lstm_cudnn")
+
+
+def test_the_accelerator_check_runs_here():
+    """benchmarks/accelerator.sh --quick: the script itself, at tiny sizes, on CPU."""
+    import pathlib
+    import subprocess
+    import sys
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    result = subprocess.run(
+        ["bash", "benchmarks/accelerator.sh", "--quick"], cwd=root, capture_output=True,
+        text=True, env={**__import__("os").environ, "PYTHON": sys.executable},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"device: {jax.default_backend()}")
+    rows = [line for line in lines if line.startswith(("| lstm |", "| gru |", "| convnet |"))]
+    assert len(rows) == 3 and all("x |" in row for row in rows)

@@ -10,6 +10,7 @@ precision works. Integer inputs (token ids) are never cast.
 """
 
 import contextlib
+import functools
 from typing import Any, NamedTuple
 
 import jax
@@ -52,7 +53,16 @@ def check_precision(where: str, value):
 
 
 def cast_floats(tree, dtype):
-    """Every real floating leaf of ``tree`` cast to ``dtype``; other leaves unchanged."""
+    """Every real floating leaf of ``tree`` cast to ``dtype``; other leaves unchanged.
+    A tree with nothing to cast is returned as it is (its dicts keep their key order)."""
+    dtype = jnp.dtype(dtype)
+    floats = [
+        jnp.result_type(leaf)
+        for leaf in jax.tree.leaves(tree)
+        if jnp.issubdtype(jnp.result_type(leaf), jnp.floating)
+    ]
+    if all(leaf_dtype == dtype for leaf_dtype in floats):
+        return tree
 
     def cast(leaf):
         if jnp.issubdtype(jnp.result_type(leaf), jnp.floating):
@@ -167,6 +177,7 @@ def policy_layer(layer: Layer, policy: Precision) -> Layer:
             cast_floats(state, policy.param_dtype),
         )
 
+    @functools.wraps(layer.apply)  # its signature: the keywords it takes stay visible
     def apply(params, state, x, **kwargs):
         dtype = policy.compute(params)
         with policy.matmuls():

@@ -19,6 +19,10 @@ this project's 2-core CPU; each ``KERNELS[name].run`` docstring has the figures)
   pool_tiled    max pooling, strides == window, unpadded: 4x
   conv_patches  1-d and 2-d convolution, patches of >= 16 values: 1.2-2.2x
 
+On NVIDIA GPUs, in float32:
+  lstm_cudnn    ``jaxnets.cells.lstm`` without peepholes or projection: one cuDNN call
+                (``jax.experimental.rnn``) for the whole sequence, forward and backward
+Elsewhere (other GPU cells, convolutions, TPUs, 16-bit dtypes) XLA's own code runs.
 The cell kernels mask padded steps (``lengths``) and run under ``remat``. One more is a
 parallel form rather than a faster copy, chosen only by ``unroll="associative"``, on
 every backend and float dtype:
@@ -29,6 +33,8 @@ every backend and float dtype:
 
 from ._associative import associative_scan, associative_supports
 from ._conv import MIN_PATCH, conv_patches, conv_patches_supports
+from ._cudnn import cudnn_weights, lstm_cudnn
+from ._cudnn import reference_call as cudnn_reference_call
 from ._fused import elman, elman_supports, gru, gru_supports
 from ._lstm import lstm, lstm_supports
 from ._pool import tiled_pool, tiled_pool_supports
@@ -49,6 +55,18 @@ register(
         lstm,
         _CPU,
         _FLOATS,
+        supports="no peephole, no proj_size",
+        check=lstm_supports,
+        lengths=True,
+    )
+)
+register(
+    Kernel(
+        "lstm_cudnn",
+        "lstm",
+        lstm_cudnn,
+        ("gpu",),
+        ("float32",),
         supports="no peephole, no proj_size",
         check=lstm_supports,
         lengths=True,
@@ -115,4 +133,14 @@ register(
     )
 )
 
-__all__ = ["IMPLS", "KERNELS", "Kernel", "check_impl", "choose", "register"]
+__all__ = [
+    "IMPLS",
+    "KERNELS",
+    "Kernel",
+    "check_impl",
+    "choose",
+    "cudnn_reference_call",
+    "cudnn_weights",
+    "lstm_cudnn",
+    "register",
+]
