@@ -2,7 +2,7 @@
 against the same models in PyTorch.
 
     python benchmarks/fashion_mnist.py [--epochs 40] [--batch 64] [--only mlp,convnet]
-        [--no-augment] [--devices N]
+        [--no-augment] [--devices N] [--precisions float32,bfloat16]
 
 55,000 training images train each model; 5,000 held out for validation pick the
 epoch (early stopping with patience 10, best epoch restored); the 10,000 test images
@@ -13,6 +13,9 @@ mirrored left-right with probability 1/2 and shifted by up to 2 pixels along eac
 axis, for every model but the MLP (with them it fell to 0.877 in 30 epochs; it is not
 translation invariant). ``--devices N`` exposes the CPU as N JAX devices; each
 training batch is then split over them (data parallel, ``jaxnets.train.train_step``).
+``--precisions``: each model trains once per entry: "float32", or a 16-bit compute dtype
+for mixed precision (float32 params and Adam state, ``fit(compute_dtype=...)``;
+"float16" with ``loss_scaled``), from the same init and key.
 Time per epoch is the median over epochs after the first (which includes
 compilation). PyTorch's MLP, convnet and LSTM train the same architecture with the
 same batch size, optimizer and augmentation for one epoch in this process, with its
@@ -33,7 +36,15 @@ from jaxnets.data import chain, fashion_mnist, holdout, random_flip, random_shif
 from jaxnets.layers import dense, flatten, serial
 from jaxnets.models import keras_convnet, lenet5, mlp
 from jaxnets.rnn import recurrent
-from jaxnets.train import EarlyStopping, accuracy, evaluate, fit, optimizer, softmax_cross_entropy
+from jaxnets.train import (
+    EarlyStopping,
+    accuracy,
+    evaluate,
+    fit,
+    loss_scaled,
+    optimizer,
+    softmax_cross_entropy,
+)
 
 PUBLISHED = {
     "mlp": "0.8833 (MLP 256-128-100)",
@@ -174,6 +185,7 @@ def main():
     parser.add_argument("--patience", type=int, default=10)
     parser.add_argument("--no-augment", action="store_true")
     parser.add_argument("--devices", type=int, default=1, help="CPU devices for JAX")
+    parser.add_argument("--precisions", default="float32")
     args = parser.parse_args()
     if args.devices > 1:  # before JAX starts its backend
         jax.config.update("jax_num_cpu_devices", args.devices)
@@ -181,28 +193,34 @@ def main():
     x_test, y_test = fashion_mnist("test", as_float=True)
     train_idx, val_idx = holdout(y_all, test_fraction=5000 / 60000, seed=0)
     rows = []
-    for name in args.only.split(","):
+    for name, precision in (
+        (n, p) for n in args.only.split(",") for p in args.precisions.split(",")
+    ):
         model, prepare = models()[name]
         shift = None if args.no_augment else AUGMENT[name]
         x_train, x_val, x_te = (prepare(a) for a in (x_all[train_idx], x_all[val_idx], x_test))
         y_train, y_val = y_all[train_idx], y_all[val_idx]
         _, params, state = model.init(jax.random.key(0), x_train.shape[1:])
         schedule = optax.cosine_decay_schedule(args.lr, args.epochs * (len(y_train) // args.batch))
+        opt = optimizer("adam", schedule)
+        compute = None if precision == "float32" else precision
         result = fit(
-            model, params, state, optimizer("adam", schedule), softmax_cross_entropy,
-            x_train, y_train, epochs=args.epochs, batch_size=args.batch, key=jax.random.key(1),
-            validation=(x_val, y_val), metric=accuracy, augment=augmentation(shift),
+            model, params, state, loss_scaled(opt) if precision == "float16" else opt,
+            softmax_cross_entropy, x_train, y_train, epochs=args.epochs,
+            batch_size=args.batch, key=jax.random.key(1), validation=(x_val, y_val),
+            metric=accuracy, augment=augmentation(shift), compute_dtype=compute,
             early_stopping=EarlyStopping(patience=args.patience, mode="max"),
         )  # fmt: skip
         test_acc = evaluate(model, result.params, result.state, x_te, y_test, accuracy)
         seconds = result.history.seconds
         per_epoch = statistics.median(seconds[1:]) if len(seconds) > 1 else seconds[0]
         torch_s = None
-        if name in ("mlp", "convnet", "lstm"):
+        if name in ("mlp", "convnet", "lstm") and compute is None:
             torch_s = torch_epoch_seconds(name, x_all[train_idx], y_train, args.batch, shift)
+        label = name if compute is None else f"{name}, {precision} mixed"
         rows.append(
             (
-                name,
+                label,
                 describe(shift),
                 test_acc,
                 result.best_epoch + 1,
@@ -210,9 +228,10 @@ def main():
                 sum(seconds),
                 per_epoch,
                 torch_s,
+                PUBLISHED[name],
             )
         )
-        print(f"{name}: test {test_acc:.4f}, best epoch {result.best_epoch + 1}", flush=True)
+        print(f"{label}: test {test_acc:.4f}, best epoch {result.best_epoch + 1}", flush=True)
 
     import torch
 
@@ -226,11 +245,11 @@ def main():
                "s/epoch", "torch s/epoch", "x torch", "published")  # fmt: skip
     print("| " + " | ".join(columns) + " |")
     print("|---" * len(columns) + "|")
-    for name, augmented, acc, best, run, wall, per_epoch, torch_s in rows:
+    for name, augmented, acc, best, run, wall, per_epoch, torch_s, published in rows:
         ratio = f"{per_epoch / torch_s[0]:.2f}" if torch_s else "-"
         torch_col = f"{torch_s[0]:.1f} ({torch_s[1]} thr)" if torch_s else "-"
         print(f"| {name} | {augmented} | {acc:.4f} | {best} | {run} | {wall:.0f} | "
-              f"{per_epoch:.1f} | {torch_col} | {ratio} | {PUBLISHED[name]} |")  # fmt: skip
+              f"{per_epoch:.1f} | {torch_col} | {ratio} | {published} |")  # fmt: skip
 
 
 if __name__ == "__main__":

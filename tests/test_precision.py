@@ -10,8 +10,10 @@ import numpy as np
 import optax
 import pytest
 
-from jaxnets.cells import CELLS, gru, lstm
+from jaxnets.cells import CELLS, elman, gru, lstm
 from jaxnets.layers import (
+    activation,
+    avg_pool1d,
     avg_pool2d,
     batch_norm,
     conv1d,
@@ -19,11 +21,14 @@ from jaxnets.layers import (
     dense,
     dropout,
     embedding,
+    flatten,
+    max_pool1d,
     max_pool2d,
+    parallel,
     residual,
     serial,
 )
-from jaxnets.rnn import unroll
+from jaxnets.rnn import bidirectional, recurrent, stacked_rnn, unroll
 from jaxnets.train import TrainState, fit, loss_scaled, softmax_cross_entropy, train_step
 
 B, T, D, H = 2, 5, 3, 4
@@ -44,6 +49,10 @@ LAYER_MAKERS = {
     "conv2d": (lambda **kw: conv2d(4, 3, padding="same", **kw), (6, 6, 2)),
     "batch_norm": (lambda **kw: batch_norm(**kw), (6, D)),
     "residual": (lambda **kw: residual(dense(5, **kw), **kw), (D,)),
+    "parallel": (lambda **kw: parallel(dense(2, **kw), conv1d(2, 1, **kw)), (4, D)),
+    "recurrent": (lambda **kw: recurrent(lstm(H, **kw)), (T, D)),
+    "bidirectional": (lambda **kw: bidirectional(gru(H, **kw), elman(H, **kw)), (T, D)),
+    "stacked_rnn": (lambda **kw: stacked_rnn(CELLS["mgu"](H, **kw), 2), (T, D)),
 }
 
 
@@ -155,10 +164,13 @@ def test_embedding_pooling_and_dropout_in_each_dtype(dtype):
         y, _ = table.apply(params, {}, jnp.array([[0, 6, 2, 1]]))
         assert y.dtype == jnp.dtype(dtype)
         images = _xs((B, 4, 4, 2), dtype)
-        model = serial(max_pool2d(2), avg_pool2d(2), dropout(0.5))
+        model = serial(max_pool2d(2), avg_pool2d(2), dropout(0.5), activation(jnp.tanh), flatten())
         _, p, s = model.init(jax.random.key(0), (4, 4, 2))
         y, _ = model.apply(p, s, images, key=jax.random.key(1), train=True)
         assert y.dtype == jnp.dtype(dtype)
+        model = serial(max_pool1d(2), avg_pool1d(2))
+        _, p, s = model.init(jax.random.key(0), (4, 2))
+        assert model.apply(p, s, images[:, 0])[0].dtype == jnp.dtype(dtype)
 
 
 def test_mixed_precision_layers_keep_float32_params_and_state():
