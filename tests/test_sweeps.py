@@ -72,8 +72,8 @@ def test_the_default_config_sweeps_every_registered_cell(tmp_path):
         ({"space": {**TINY["space"], "model.depth": 2}},
          r"does not take `depth`; accepted: \['model.bidirectional'"),
         ({"space": {**TINY["space"], "hidden": [8]}}, "unknown key 'hidden' in `space`"),
-        ({"space": {**TINY["space"], "fit.epochz": 1}}, r"does not take `epochz`; accepted: "
-                                                         r"\['fit.augment', 'fit.l1'"),
+        ({"space": {**TINY["space"], "fit.epochz": 1}},
+         r"does not take `epochz`; accepted: \['fit.augment', 'fit.compute_dtype', 'fit.l1'"),
         ({"space": {**TINY["space"], "optimizer": "adamax"}}, r"values must be one of \['sgd'"),
         ({"space": {**TINY["space"], "schedule": "warmup_cosine"}},
          "schedule 'warmup_cosine' needs `schedule.warmup_steps`"),
