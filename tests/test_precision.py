@@ -356,3 +356,21 @@ def test_the_accelerator_check_runs_here():
     assert lines[0].startswith(f"device: {jax.default_backend()}")
     rows = [line for line in lines if line.startswith(("| lstm |", "| gru |", "| convnet |"))]
     assert len(rows) == 3 and all("x |" in row for row in rows)
+
+
+def test_a_sweep_can_name_the_compute_dtype(tmp_path):
+    from jaxnets.experiments import Store, sweep
+
+    store = Store(tmp_path / "results.sqlite")
+    outcome = sweep(
+        task="mnist1d", task_options={"num_samples": 200}, cell=gru, store=store,
+        space={"cell.hidden_size": 8, "fit.compute_dtype": ["float32", "bfloat16"]},
+        budget={"epochs": 1, "batch_size": 32},
+    )  # fmt: skip
+    assert outcome.ran == 2 and outcome.failed == 0
+    rows = store.rows("sweep")
+    losses = {row["config"]["point"]["fit.compute_dtype"]: row["epochs"][0][0] for row in rows}
+    assert set(losses) == {"float32", "bfloat16"}
+    # Two different computations, both finite, from the same init and data.
+    assert losses["float32"] != losses["bfloat16"]
+    np.testing.assert_allclose(losses["bfloat16"], losses["float32"], rtol=0.05)
