@@ -34,9 +34,9 @@ def elman(
       activation: f: "tanh", "relu", "sigmoid" or a callable.
       output_size: O for the optional output layer; ``None``: y = h.
       output_activation: g of the output layer.
-      dtype, param_dtype, precision: the precision policy
-        (``jaxnets.core.precision_policy``): compute dtype (default: the params'),
-        params' dtype (default: ``dtype``, else float32), matmul precision.
+      dtype: the compute dtype (default: the params'; ``jaxnets.core.precision_policy``).
+      param_dtype: the params' dtype (default: ``dtype``, else float32).
+      precision: the matmul precision (default: JAX's).
 
     Returns:
       A Cell with carry h (B, H) and output y (B, H or O). Params: ``w_x`` (D, H),
