@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from peers import timed
 
 from jaxnets.cells import gru, lstm
 from jaxnets.models import keras_convnet
@@ -68,16 +69,6 @@ def contender(model, size, dtype):
         metrics["loss"].block_until_ready()
 
     return compile_s, call
-
-
-def timed(fn, runs):
-    fn()
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def main():

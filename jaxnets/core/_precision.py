@@ -115,10 +115,6 @@ def precision_policy(where: str, *, dtype=None, param_dtype=None, precision=None
     return Precision(dtype, param_dtype, precision)
 
 
-def _cast_input(x, dtype):
-    return cast_floats(x, dtype)
-
-
 def _check_carry(where: str, carry, dtype) -> None:
     for leaf in jax.tree.leaves(carry):
         leaf_dtype = jnp.result_type(leaf)
@@ -145,7 +141,7 @@ def policy_cell(cell: Cell, policy: Precision, *, name: str) -> Cell:
         dtype = policy.compute(params)
         _check_carry(f"{name}.step", carry, dtype)
         with policy.matmuls():
-            return cell.step(cast_floats(params, dtype), carry, _cast_input(x, dtype))
+            return cell.step(cast_floats(params, dtype), carry, cast_floats(x, dtype))
 
     if cell.project is None:
         return Cell(init, initial_carry, step)
@@ -153,7 +149,7 @@ def policy_cell(cell: Cell, policy: Precision, *, name: str) -> Cell:
     def project(params, x):
         dtype = policy.compute(params)
         with policy.matmuls():
-            return cell.project(cast_floats(params, dtype), _cast_input(x, dtype))
+            return cell.project(cast_floats(params, dtype), cast_floats(x, dtype))
 
     def recur(params, carry, z):
         dtype = policy.compute(params)
@@ -182,7 +178,7 @@ def policy_layer(layer: Layer, policy: Precision) -> Layer:
         dtype = policy.compute(params)
         with policy.matmuls():
             y, new_state = layer.apply(
-                cast_floats(params, dtype), cast_floats(state, dtype), _cast_input(x, dtype),
+                cast_floats(params, dtype), cast_floats(state, dtype), cast_floats(x, dtype),
                 **kwargs,
             )  # fmt: skip
         new_state = jax.tree.map(
