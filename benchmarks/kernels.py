@@ -2,6 +2,7 @@
 kernels' docstrings cite.
 
     python benchmarks/kernels.py [--runs 10] [--rounds 3] [--only NAME,NAME]
+        [--dtype float32]
 
 Cell kernels: a train step's gradient (``jax.grad`` of the mean squared outputs through
 ``unroll``) and the forward pass, at big = B 32, T 200, D 128, H 256 and small = B 16,
@@ -10,6 +11,8 @@ Layer kernels: forward and backward (gradients of the summed squares) of the ker
 own function against ``lax.reduce_window`` / ``lax.conv_general_dilated``, batch 64,
 at the Keras MNIST convnet's and LeNet-5's shapes. Kernel against reference, each timed
 in blocks of ``--runs`` calls, alternated ``--rounds`` times; the median block.
+``--dtype``: params and inputs in float32, bfloat16 or float16 (what the kernels'
+registered dtypes rest on).
 """
 
 import argparse
@@ -27,11 +30,11 @@ from jaxnets.layers import max_pool2d
 from jaxnets.rnn import unroll
 
 
-def cell_cases(name, kind):
+def cell_cases(name, kind, dtype):
     for size, (b, t, d, h) in SIZES.items():
-        cell = CELLS[kind](h)
+        cell = CELLS[kind](h, dtype=dtype)
         params = cell.init(jax.random.key(0), d)
-        xs = jax.random.normal(jax.random.key(1), (b, t, d))
+        xs = jax.random.normal(jax.random.key(1), (b, t, d), dtype)
         lengths = np.random.default_rng(0).integers(t // 2, t + 1, size=b)
         for padded in (False, True):
             run = {"lengths": lengths} if padded else {}
@@ -92,9 +95,9 @@ LAYERS = {
 }
 
 
-def layer_cases(name):
+def layer_cases(name, dtype):
     for label, (shape, w, functions) in LAYERS[name].items():
-        x = jax.random.normal(jax.random.key(1), shape)
+        x, w = jax.random.normal(jax.random.key(1), shape, dtype), w.astype(dtype)
 
         def calls(impl, f=functions, w=w, x=x):
             grad = jax.jit(jax.grad(lambda w, x: jnp.sum(f[impl](w, x) ** 2), (0, 1)))
@@ -112,15 +115,17 @@ def main():
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", default=",".join(KERNELS))
+    parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
     args = parser.parse_args()
+    dtype = jnp.dtype(args.dtype)
     device = jax.devices()[0]
-    print(f"jax {jax.__version__} on {device.platform} ({device.device_kind})")
+    print(f"jax {jax.__version__} on {device.platform} ({device.device_kind}), {args.dtype}")
     print("| kernel | case | train ms, reference | train ms, kernel | x | "
           "forward ms, reference | forward ms, kernel | x |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|")
     for name in args.only.split(","):
         kind = KERNELS[name].kind
-        cases = layer_cases(name) if name in LAYERS else cell_cases(name, kind)
+        cases = layer_cases(name, dtype) if name in LAYERS else cell_cases(name, kind, dtype)
         for label, calls in cases:
             contenders = {impl: calls(impl) for impl in ("reference", name)}
             blocks = {impl: ([], []) for impl in contenders}

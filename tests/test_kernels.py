@@ -92,6 +92,114 @@ def test_cell_kernels_in_float64(name, cell):
         check_kernel(CELLS[cell](5, dtype=jnp.float64), here, steps=(11,), rtol=1e-10, atol=1e-10)
 
 
+SIXTEEN_BIT = ("bfloat16", "float16")
+
+
+def _upcast(tree):
+    return jax.tree.map(lambda a: a.astype(jnp.float32) if _floating(a) else a, tree)
+
+
+def _floating(a):
+    return jnp.issubdtype(a.dtype, jnp.floating)
+
+
+def _errors(got, want):
+    """The largest difference of each leaf, in float32."""
+    return [float(jnp.max(jnp.abs(_upcast(a) - b))) for a, b in zip(got, want)]
+
+
+@pytest.mark.parametrize("dtype", SIXTEEN_BIT)
+@pytest.mark.parametrize(
+    "name, cell, options",
+    [c for c in CELL_CASES if set(SIXTEEN_BIT) <= set(KERNELS[c[0]].dtypes)],
+    ids=lambda v: str(v),
+)
+def test_cell_kernels_in_16_bit_are_as_exact_as_the_plain_scan(rng, name, cell, options, dtype):
+    with runnable_here(name) as here:
+        _check_16_bit(rng, here, cell, options, dtype)
+
+
+def test_the_16_bit_check_fails_a_kernel_that_is_not_the_cell(rng):
+    def wrong(params, carry, xs, *, options, **run):
+        scaled = {**params, "w_h": params["w_h"] * 1.03}  # 3%: a few bfloat16 roundings
+        return KERNELS["elman_fused"].run(scaled, carry, xs, options=options, **run)
+
+    register(Kernel("test_wrong", "elman", wrong, ("cpu",), SIXTEEN_BIT, lengths=True))
+    try:
+        with pytest.raises(AssertionError, match="test_wrong in bfloat16"):
+            _check_16_bit(rng, "test_wrong", "elman", {}, "bfloat16")
+    finally:
+        del KERNELS["test_wrong"]
+
+
+def _check_16_bit(rng, name, cell, options, dtype):
+    """In a 16-bit dtype a kernel rounds differently from the plain scan, so the two are
+    compared with the float32 plain scan on the same (16-bit) values: the kernel's
+    outputs, carries and gradients are at most twice as far from it as the plain
+    scan's in the same dtype, plus one rounding of the largest value."""
+    low, high = CELLS[cell](6, dtype=dtype, **options), CELLS[cell](6, **options)
+    params = low.init(jax.random.key(0), 3)
+    params = jax.tree.map(
+        lambda a: (a + 0.1 * rng.normal(size=a.shape)).astype(dtype) if _floating(a) else a,
+        params,
+    )
+    xs = jnp.asarray(rng.normal(size=(4, 11, 3)), dtype)
+    lengths = np.array([11, 1, 6, 8])
+
+    def value_and_grads(cell, params, xs, impl, reverse):
+        def loss(params, xs):
+            final, ys = unroll(cell, params, xs, impl=impl, lengths=lengths, reverse=reverse)
+            carries = [  # lru's carry is complex
+                jnp.sum(jnp.abs(c.astype(jnp.promote_types(c.dtype, jnp.float32))) ** 2)
+                for c in jax.tree.leaves(final)
+            ]
+            return jnp.sum(jnp.tanh(ys.astype(jnp.float32))) + sum(carries), (final, ys)
+
+        (value, outputs), grads = jax.jit(jax.value_and_grad(loss, (0, 1), has_aux=True))(
+            params, xs
+        )
+        return jax.tree.leaves((value, outputs, grads))
+
+    for reverse in (False, True):
+        truth = value_and_grads(high, _upcast(params), _upcast(xs), "reference", reverse)
+        plain = _errors(value_and_grads(low, params, xs, "reference", reverse), truth)
+        kernel = _errors(value_and_grads(low, params, xs, name, reverse), truth)
+        eps = float(jnp.finfo(dtype).eps)
+        for leaf, (k, p, t) in enumerate(zip(kernel, plain, truth)):
+            bound = 2 * p + eps * float(jnp.max(jnp.abs(t)))
+            assert k <= bound, f"{name} in {dtype}, leaf {leaf}, reverse={reverse}: {k} > {bound}"
+
+
+@pytest.mark.parametrize("dtype", SIXTEEN_BIT)
+def test_layer_kernels_in_16_bit(rng, dtype):
+    """Max pooling picks values, so its kernel equals lax's in any dtype; the patches
+    convolution is as close to the float32 convolution as lax's in the same dtype."""
+    x = jnp.asarray(rng.normal(size=(2, 10, 9, 8)), dtype)
+    pooled = [max_pool2d(2, impl=impl).apply({}, {}, x)[0] for impl in ("pool_tiled", "reference")]
+    np.testing.assert_array_equal(*(np.asarray(p, np.float32) for p in pooled))
+    grads = [
+        jax.grad(lambda x, i=impl: jnp.sum(max_pool2d(2, impl=i).apply({}, {}, x)[0]))(x)
+        for impl in ("pool_tiled", "reference")
+    ]
+    np.testing.assert_array_equal(*(np.asarray(g, np.float32) for g in grads))
+
+    def conv(impl, dtype, x):
+        layer = conv2d(16, 3, padding=1, impl=impl, dtype=dtype)
+        _, params, state = layer.init(jax.random.key(0), x.shape[1:])
+        params = jax.tree.map(lambda a: a.astype(dtype), params)
+
+        def loss(params, x):
+            return jnp.sum(jnp.tanh(layer.apply(params, state, x)[0].astype(jnp.float32)))
+
+        return jax.tree.leaves(jax.jit(jax.value_and_grad(loss, (0, 1)))(params, x))
+
+    truth = conv("reference", jnp.float32, _upcast(x))
+    plain = _errors(conv("reference", dtype, x), truth)
+    kernel = _errors(conv("conv_patches", dtype, x), truth)
+    for k, p, t in zip(kernel, plain, truth):
+        assert k <= 2 * p + float(jnp.finfo(dtype).eps) * float(jnp.max(jnp.abs(t)))
+
+
 def test_cudnn_weights_are_torch_lstm_layout():
     """cuDNN's (and torch.nn.LSTM's) weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0."""
     torch = pytest.importorskip("torch")
@@ -237,9 +345,12 @@ def test_bad_impl_names_the_kernel_and_what_it_supports(rng):
     mine = Cell(*lstm(4)[:2], lambda p, c, x: lstm(4).step(p, c, x))
     with pytest.raises(ValueError, match=r"computes 'lstm', not an untagged cell"):
         unroll(mine, params, xs, impl="lstm_blocks")
-    with pytest.raises(ValueError, match=r"the dtype is bfloat16. It supports lstm .*float32"):
+    with (
+        runnable_here("lstm_cudnn") as here,
+        pytest.raises(ValueError, match=r"the dtype is bfloat16. It supports lstm .*float32"),
+    ):
         unroll(lstm(4), jax.tree.map(lambda a: a.astype(jnp.bfloat16), params),
-               xs.astype(jnp.bfloat16), impl="lstm_blocks")  # fmt: skip
+               xs.astype(jnp.bfloat16), impl=here)  # fmt: skip
     with pytest.raises(ValueError, match=r"unroll='python' asks for the Python loop"):
         unroll(lstm(4), params, xs, unroll="python", impl="lstm_blocks")
     with pytest.raises(ValueError, match=r"kernel 'pool_tiled' does not apply: it is padded"):

@@ -327,10 +327,16 @@ def test_a_carry_of_another_dtype_names_both():
 
 
 def test_a_kernel_forced_on_a_dtype_it_was_not_registered_for_names_it():
+    from jaxnets.kernels import KERNELS, register
+
+    register(KERNELS["lstm_blocks"]._replace(name="test_lstm_f32", dtypes=("float32",)))
     cell = lstm(H, dtype="bfloat16")
     params = cell.init(jax.random.key(0), D)
-    with pytest.raises(ValueError, match="'lstm_blocks' does not apply: the dtype is bfloat16"):
-        unroll(cell, params, _xs((B, T, D)), impl="lstm_blocks")
+    try:
+        with pytest.raises(ValueError, match="'test_lstm_f32' does not apply: the dtype is bf"):
+            unroll(cell, params, _xs((B, T, D)), impl="test_lstm_f32")
+    finally:
+        del KERNELS["test_lstm_f32"]
 
 
 def test_the_cudnn_kernel_forced_on_cpu_names_the_backend():
