@@ -13,6 +13,7 @@ from ._precision import precision_policy as precision_policy
 from ._shapes import along_last_axis as along_last_axis
 from ._shapes import as_tuple as as_tuple
 from ._shapes import cell_output_size as cell_output_size
+from ._shapes import check_ids as check_ids
 from ._shapes import check_input_shape as check_input_shape
 from ._shapes import check_lengths as check_lengths
 from ._shapes import check_shape as check_shape
@@ -37,6 +38,7 @@ __all__ = [
     "cell_output_size",
     "cell_tag",
     "check_float_dtype",
+    "check_ids",
     "check_input_shape",
     "check_lengths",
     "check_shape",

@@ -128,3 +128,20 @@ def check_lengths(where: str, lengths, batch_shape: Sequence, num_steps: int, *,
             f"{lengths.min()} to {lengths.max()}."
         )
     return jnp.asarray(lengths)
+
+
+def check_ids(where: str, name: str, ids, vocab_size: int) -> None:
+    """Raise a ``ValueError`` naming the first id of ``ids`` outside [0, ``vocab_size``).
+
+    Only concrete ids can be checked; traced ones (under ``jit``) pass, and the
+    lookups that read them give NaN for ids out of range (``jaxnets.layers.embedding``).
+    """
+    if isinstance(ids, jax.core.Tracer):
+        return
+    ids = np.asarray(ids)
+    bad = (ids < 0) | (ids >= vocab_size)
+    if bad.any():
+        raise ValueError(
+            f"{where}: `{name}` holds id {ids[bad].flat[0]}, outside the vocabulary "
+            f"[0, {vocab_size}) ({int(bad.sum())} such ids)."
+        )

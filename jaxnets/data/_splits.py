@@ -4,11 +4,25 @@ import numpy as np
 
 
 def _n_and_labels(where, n_or_labels, stratify):
-    if isinstance(n_or_labels, int):
+    if isinstance(n_or_labels, bool | float | str):
+        raise TypeError(
+            f"{where}: `n_or_labels` must be an int or an array of labels, got "
+            f"{type(n_or_labels).__name__} {n_or_labels!r}."
+        )
+    if isinstance(n_or_labels, int | np.integer):
+        if n_or_labels < 2:
+            raise ValueError(
+                f"{where}: `n_or_labels` must be at least 2 rows to split, got {n_or_labels}."
+            )
         if stratify:
             raise ValueError(f"{where}: stratified splits need labels, got only n={n_or_labels}.")
-        return n_or_labels, None
+        return int(n_or_labels), None
     labels = np.asarray(n_or_labels)
+    if labels.ndim != 1 or len(labels) < 2:
+        raise ValueError(
+            f"{where}: `n_or_labels` as labels must be 1-d with at least 2 rows, got shape "
+            f"{labels.shape}."
+        )
     return len(labels), labels if stratify else None
 
 
@@ -25,7 +39,7 @@ def holdout(n_or_labels, *, test_fraction: float = 0.3, stratify: bool = True, s
     """
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"holdout: `test_fraction` must be in (0, 1), got {test_fraction!r}.")
-    stratify = stratify and not isinstance(n_or_labels, int)
+    stratify = stratify and not isinstance(n_or_labels, int | np.integer)
     n, labels = _n_and_labels("holdout", n_or_labels, stratify)
     rng = np.random.default_rng(seed)
     groups = (
@@ -38,7 +52,13 @@ def holdout(n_or_labels, *, test_fraction: float = 0.3, stratify: bool = True, s
         shuffled = rng.permutation(group)
         test.append(shuffled[: max(1, round(len(group) * test_fraction))])
     test = np.sort(np.concatenate(test))
-    return np.setdiff1d(np.arange(n), test), test
+    train = np.setdiff1d(np.arange(n), test)
+    if not len(train):
+        raise ValueError(
+            f"holdout: every class is too small to leave a training row at test_fraction="
+            f"{test_fraction} ({n} rows); pass more rows or stratify=False."
+        )
+    return train, test
 
 
 def kfold(n_or_labels, *, k: int = 10, stratify: bool = False, seed: int = 0):

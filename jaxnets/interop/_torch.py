@@ -59,15 +59,38 @@ def from_torch(state_dict, kind: str, num_layers: int = 1, bidirectional: bool =
                 )
         w_ih, w_hh = state[keys["weight_ih"]], state[keys["weight_hh"]]
         hr_key = f"weight_hr_{tag}"
-        hidden = state[hr_key].shape[1] if hr_key in state else w_hh.shape[1]
+        hidden = state[hr_key].shape[1] if hr_key in state else len(w_hh) // GATES[kind]
         width = GATES[kind] * hidden
-        if w_ih.ndim != 2 or w_ih.shape[0] != width or w_hh.shape[0] != width:
+        if w_ih.ndim != 2 or w_hh.ndim != 2 or len(w_ih) != width or len(w_hh) != width:
             raise ValueError(
                 f"{where}: `state_dict` {keys['weight_ih']!r} {w_ih.shape} and "
                 f"{keys['weight_hh']!r} {w_hh.shape} do not fit kind={kind!r}: expected "
                 f"{GATES[kind]} x {hidden} = {width} rows in both."
             )
+        recurrent_size = state[hr_key].shape[0] if hr_key in state else hidden
+        if w_hh.ndim != 2 or w_hh.shape[1] != recurrent_size:
+            raise ValueError(
+                f"{where}: `state_dict` {keys['weight_hh']!r} has shape {w_hh.shape}; "
+                f"expected ({width}, {recurrent_size})."
+            )
         zeros = np.zeros((width,), w_ih.dtype)
+        present = [keys[part] in state for part in ("bias_ih", "bias_hh")]
+        if present[0] != present[1]:
+            # A module has both biases or neither (bias=False); one alone is a damaged
+            # state_dict, and a zero in place of the other would be a silent wrong answer.
+            missing = keys["bias_hh"] if present[0] else keys["bias_ih"]
+            raise ValueError(
+                f"{where}: `state_dict` has no {missing!r}, though it has "
+                f"{keys['bias_ih'] if present[0] else keys['bias_hh']!r}: torch modules "
+                "have both biases or, with bias=False, neither."
+            )
+        for part in ("bias_ih", "bias_hh"):
+            if keys[part] in state and state[keys[part]].shape != (width,):
+                raise ValueError(
+                    f"{where}: `state_dict` {keys[part]!r} has shape "
+                    f"{state[keys[part]].shape}; kind={kind!r} with hidden size {hidden} "
+                    f"expects ({width},)."
+                )
         b_ih, b_hh = state.get(keys["bias_ih"], zeros), state.get(keys["bias_hh"], zeros)
         p = {"w_x": w_ih.T, "w_h": w_hh.T}
         if kind == "gru":

@@ -14,6 +14,7 @@ from ._conv import conv2d as conv2d
 from ._dense import dense as dense
 from ._dropout import dropout as dropout
 from ._embedding import embedding as embedding
+from ._embedding import lookup as lookup
 from ._norm import batch_norm as batch_norm
 from ._pool import avg_pool1d as avg_pool1d
 from ._pool import avg_pool2d as avg_pool2d
@@ -34,6 +35,7 @@ __all__ = [
     "dropout",
     "embedding",
     "flatten",
+    "lookup",
     "max_pool1d",
     "max_pool2d",
     "parallel",

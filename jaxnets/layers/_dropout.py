@@ -16,6 +16,11 @@ def dropout(drop_rate: float, *, name: str = "dropout") -> Layer:
     Args:
       drop_rate: the chance of zeroing a value, in [0, 1).
     """
+    if isinstance(drop_rate, bool) or not isinstance(drop_rate, int | float):
+        raise TypeError(
+            f"{name}: `drop_rate` must be a float in [0, 1), got {type(drop_rate).__name__} "
+            f"{drop_rate!r}."
+        )
     if not 0.0 <= drop_rate < 1.0:
         raise ValueError(f"{name}: `drop_rate` must be in [0, 1), got {drop_rate!r}.")
 

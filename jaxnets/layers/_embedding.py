@@ -5,7 +5,14 @@ from collections.abc import Callable
 import jax.numpy as jnp
 from jax.nn.initializers import normal
 
-from jaxnets.core import Layer, check_input_shape, output_shape, policy_layer, precision_policy
+from jaxnets.core import (
+    Layer,
+    check_ids,
+    check_input_shape,
+    output_shape,
+    policy_layer,
+    precision_policy,
+)
 
 
 def embedding(
@@ -19,8 +26,10 @@ def embedding(
 ) -> Layer:
     """Look up row ``x`` of a (vocab_size, features) table.
 
-    Ids outside [0, vocab_size) give NaN rows (``jnp.take(mode="fill")``): under
-    ``jit`` they cannot raise, and NaN cannot pass for a real embedding.
+    Ids outside [0, vocab_size) are a ``ValueError`` naming the id and the vocabulary
+    size where their values are known (outside ``jit``). Under ``jit`` they cannot
+    raise; they give NaN rows instead (negative ids too, never a wrapped-around row),
+    and NaN cannot pass for a real embedding.
 
     Args:
       vocab_size: V, the number of ids.
@@ -45,6 +54,18 @@ def embedding(
     def apply(params, state, x, *, key=None, train=False):
         if not jnp.issubdtype(x.dtype, jnp.integer):
             raise TypeError(f"{name}.apply: `x` must hold integer ids, got dtype {x.dtype}.")
-        return jnp.take(params["table"], x, axis=0, mode="fill"), state
+        check_ids(f"{name}.apply", "x", x, vocab_size)
+        return lookup(params["table"], x), state
 
     return policy_layer(Layer(init, apply, name), policy)
+
+
+def lookup(table, ids):
+    """Rows ``ids`` of ``table`` (V, E), NaN rows for ids outside [0, V).
+
+    The lookup of every embedding in jaxnets: plain indexing (``table[ids]``) would
+    clamp id V + 5 to row V - 1 and wrap -1 to it, a valid-looking wrong answer.
+    """
+    # take(mode="fill") reads negative ids from the end; send them past it instead.
+    ids = jnp.where(ids < 0, table.shape[0], ids)
+    return jnp.take(table, ids, axis=0, mode="fill", fill_value=jnp.nan)

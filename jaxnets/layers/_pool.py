@@ -16,6 +16,13 @@ def _pool(ndim, kind, size, strides, padding, count_include_pad, impl, name) -> 
     window = as_tuple(name, "size", size, ndim)
     strides = window if strides is None else as_tuple(name, "strides", strides, ndim)
     padding = padding_pairs(name, padding, ndim)
+    for axis, (k, pair) in enumerate(zip(window, () if isinstance(padding, str) else padding)):
+        if max(pair) >= k:
+            # Some window would then hold only padding: -inf for max, 0/0 for averages.
+            raise ValueError(
+                f"{name}: `padding` must be smaller than the window on each side, got "
+                f"{pair} on spatial axis {axis} for a window of {k}."
+            )
     ones = (1,) * ndim
     check_impl(name, impl)
 
@@ -72,7 +79,9 @@ def max_pool2d(size=2, *, strides=None, padding="valid", impl="auto", name="max_
     Args:
       size: window size, an int or a pair.
       strides: window step; ``None`` (the default) means ``size``.
-      padding: ``"valid"``, ``"same"``, an int, a pair of ints or of (low, high) pairs.
+      padding: ``"valid"``, ``"same"``, an int, a pair of ints or of (low, high) pairs,
+        each smaller than the window (a ``ValueError`` otherwise: a window of padding
+        alone has no maximum).
       impl: ``"auto"`` (the kernel ``pool_tiled`` on CPU where strides equal the window
         and nothing is padded, else ``lax.reduce_window``), ``"reference"``
         (``lax.reduce_window``) or a kernel's name (``jaxnets.kernels``).

@@ -11,7 +11,12 @@ def check_generation(where: str, length, temperature, top_k, key) -> None:
     """Eager checks of the generation arguments (they cannot raise under jit)."""
     if not isinstance(length, int) or isinstance(length, bool) or length <= 0:
         raise ValueError(f"{where}: `length` must be a positive int, got {length!r}.")
-    if not isinstance(temperature, int | float) or temperature < 0:
+    if isinstance(temperature, bool) or not isinstance(temperature, int | float):
+        raise TypeError(
+            f"{where}: `temperature` must be a number >= 0, got {type(temperature).__name__} "
+            f"{temperature!r}."
+        )
+    if not temperature >= 0:  # NaN too
         raise ValueError(f"{where}: `temperature` must be a number >= 0, got {temperature!r}.")
     if top_k is not None and (not isinstance(top_k, int) or top_k <= 0):
         raise ValueError(f"{where}: `top_k` must be a positive int or None, got {top_k!r}.")
@@ -24,8 +29,10 @@ def choose_token(logits, key, *, temperature: float = 0.0, top_k: int | None = N
 
     ``temperature == 0`` picks the argmax (greedy); otherwise a sample from
     softmax(logits / temperature), restricted to the ``top_k`` largest logits when
-    given. As the temperature goes to 0 the sample becomes the argmax.
+    given. As the temperature goes to 0 the sample becomes the argmax. A negative
+    temperature, or sampling without ``key``, is a ``ValueError``.
     """
+    check_generation("choose_token", 1, temperature, top_k, key)
     if temperature == 0:
         return logits.argmax(-1)
     logits = logits / temperature
@@ -64,7 +71,13 @@ def generate(
 
     Returns:
       ``(tokens, carry)``: tokens (B, length) ints, and the carry after the last step.
+
+    Raises:
+      ValueError: a ``length`` that is not a positive int, a negative ``temperature``,
+        or ``temperature > 0`` without ``key`` (never a fixed key in its place).
     """
+    check_generation("generate", length, temperature, top_k, key)
+    # Greedy decoding uses no randomness; its keys only give the scan its length.
     keys = jax.random.split(jax.random.key(0) if key is None else key, length)
     done = jnp.zeros(token.shape, bool)
 

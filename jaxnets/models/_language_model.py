@@ -7,7 +7,7 @@ from jaxnets.core import Cell, Layer, check_input_shape, output_shape
 from jaxnets.layers import dense, dropout, embedding
 from jaxnets.rnn import stacked_rnn
 
-from ._seq2seq import check_ids
+from ._seq2seq import check_token_ids
 
 
 def language_model(
@@ -64,7 +64,7 @@ def language_model(
         return output_shape(apply, params, {}, (steps,), jnp.int32), params, {}
 
     def apply(params, state, ids, *, key=None, train=False, carry=None, return_carry=False):
-        check_ids(f"{name}.apply", "ids", ids)
+        check_token_ids(f"{name}.apply", "ids", ids, vocab_size)
         keys = [None] * 3 if key is None else list(jax.random.split(key, 3))
         e, _ = embed.apply(params["embedding"], {}, ids)
         e, _ = drop.apply({}, {}, e, key=keys[0], train=train)

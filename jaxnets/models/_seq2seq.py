@@ -7,7 +7,8 @@ import jax
 import jax.numpy as jnp
 from jax.nn.initializers import glorot_uniform, normal
 
-from jaxnets.core import Cell, cell_output_size, check_shape
+from jaxnets.core import Cell, cell_output_size, check_ids, check_shape
+from jaxnets.layers import lookup
 from jaxnets.rnn import step_mask, unroll
 
 from ._decoding import beam_search, check_generation, generate
@@ -67,7 +68,9 @@ def seq2seq(
       encoder: a Cell for the source.
       decoder: a Cell for the target, with the encoder's carry structure.
       source_vocab: V_s, source token ids in [0, V_s).
-      target_vocab: V, target ids in [0, V), ``bos_id`` and ``eos_id`` included.
+      target_vocab: V, target ids in [0, V), ``bos_id`` and ``eos_id`` included. Ids
+        outside either vocabulary are a ``ValueError`` naming the id where their values
+        are known; under ``jit`` they embed as NaN, so their logits are NaN.
       bos_id: the decoder's first input.
       eos_id: the end marker; decoding stops a row at it.
       embed_size: E of both embeddings.
@@ -128,8 +131,8 @@ def seq2seq(
         return tuple(logits.shape[1:]), params, {}
 
     def encode(params, source, source_lengths):
-        check_ids(f"{name}", "source", source)
-        embedded = params["source_embedding"][source]
+        check_token_ids(f"{name}", "source", source, source_vocab)
+        embedded = lookup(params["source_embedding"], source)
         carry, enc = unroll(encoder, params["encoder"], embedded, lengths=source_lengths)
         num_steps = source.shape[1]
         lengths = (
@@ -149,7 +152,7 @@ def seq2seq(
 
     def apply(params, state, x, *, key=None, train=False, source_lengths=None):
         source, target = x
-        check_ids(f"{name}.apply", "target", target)
+        check_token_ids(f"{name}.apply", "target", target, target_vocab)
         if target.shape[0] != source.shape[0]:
             raise ValueError(
                 f"{name}.apply: `source` and `target` must have the same batch size, got "
@@ -159,7 +162,9 @@ def seq2seq(
         inputs = jnp.concatenate(
             [jnp.full((*target.shape[:1], 1), bos_id, target.dtype), target[:, :-1]], axis=1
         )
-        _, dec = unroll(decoder, params["decoder"], params["target_embedding"][inputs], carry=carry)
+        _, dec = unroll(
+            decoder, params["decoder"], lookup(params["target_embedding"], inputs), carry=carry
+        )
         return logits_of(params, dec, enc, valid), state
 
     def decode(
@@ -196,7 +201,9 @@ def seq2seq(
             enc, valid = (jnp.repeat(a, beam_size, axis=0) for a in (enc, valid))
 
         def step(carry, token):
-            carry, y = decoder.step(params["decoder"], carry, params["target_embedding"][token])
+            carry, y = decoder.step(
+                params["decoder"], carry, lookup(params["target_embedding"], token)
+            )
             return carry, logits_of(params, y[:, None], enc, valid)[:, 0]
 
         if method == "beam":
@@ -218,8 +225,10 @@ def _ids_like(shape):
     return jax.ShapeDtypeStruct((1, *tuple(shape)), jnp.int32)
 
 
-def check_ids(where: str, name: str, ids) -> None:
-    """Token ids must be a (B, T) int array."""
+def check_token_ids(where: str, name: str, ids, vocab_size: int) -> None:
+    """Token ids must be a (B, T) int array of ids in [0, ``vocab_size``) (checked where
+    concrete; under ``jit`` ids out of range embed as NaN)."""
     check_shape(where, name, ids, (None, None))
     if not jnp.issubdtype(ids.dtype, jnp.integer):
         raise TypeError(f"{where}: `{name}` must hold integer token ids, got dtype {ids.dtype}.")
+    check_ids(where, name, ids, vocab_size)
