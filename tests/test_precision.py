@@ -22,10 +22,12 @@ from jaxnets.layers import (
     dropout,
     embedding,
     flatten,
+    layer_norm,
     max_pool1d,
     max_pool2d,
     parallel,
     residual,
+    rms_norm,
     serial,
 )
 from jaxnets.rnn import bidirectional, recurrent, stacked_rnn, unroll
@@ -48,6 +50,8 @@ LAYER_MAKERS = {
     "conv1d": (lambda **kw: conv1d(4, 3, **kw), (7, D)),
     "conv2d": (lambda **kw: conv2d(4, 3, padding="same", **kw), (6, 6, 2)),
     "batch_norm": (lambda **kw: batch_norm(**kw), (6, D)),
+    "layer_norm": (lambda **kw: layer_norm(**kw), (6, D)),
+    "rms_norm": (lambda **kw: rms_norm(**kw), (6, D)),
     "residual": (lambda **kw: residual(dense(5, **kw), **kw), (D,)),
     "parallel": (lambda **kw: parallel(dense(2, **kw), conv1d(2, 1, **kw)), (4, D)),
     "recurrent": (lambda **kw: recurrent(lstm(H, **kw)), (T, D)),

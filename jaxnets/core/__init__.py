@@ -3,6 +3,7 @@ everything else builds on."""
 
 from ._gates import gate_columns as gate_columns
 from ._gates import project_gates as project_gates
+from ._norm import normalize as normalize
 from ._precision import FLOAT_DTYPES as FLOAT_DTYPES
 from ._precision import Precision as Precision
 from ._precision import cast_floats as cast_floats
@@ -44,6 +45,7 @@ __all__ = [
     "check_shape",
     "float_dtype",
     "gate_columns",
+    "normalize",
     "output_shape",
     "policy_cell",
     "policy_layer",

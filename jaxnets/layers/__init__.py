@@ -16,6 +16,8 @@ from ._dropout import dropout as dropout
 from ._embedding import embedding as embedding
 from ._embedding import lookup as lookup
 from ._norm import batch_norm as batch_norm
+from ._norm import layer_norm as layer_norm
+from ._norm import rms_norm as rms_norm
 from ._pool import avg_pool1d as avg_pool1d
 from ._pool import avg_pool2d as avg_pool2d
 from ._pool import max_pool1d as max_pool1d
@@ -35,11 +37,13 @@ __all__ = [
     "dropout",
     "embedding",
     "flatten",
+    "layer_norm",
     "lookup",
     "max_pool1d",
     "max_pool2d",
     "parallel",
     "residual",
+    "rms_norm",
     "serial",
     "summary",
 ]

@@ -1,4 +1,4 @@
-"""Batch normalization (Ioffe & Szegedy, 2015)."""
+"""Batch, layer and RMS normalization."""
 
 import math
 
@@ -11,6 +11,8 @@ from jaxnets.core import (
     cast_floats,
     check_input_shape,
     check_shape,
+    normalize,
+    policy_layer,
     precision_policy,
 )
 
@@ -108,3 +110,99 @@ def batch_norm(
         return y.astype(dtype), new_state
 
     return Layer(init, apply, name)
+
+
+def layer_norm(
+    *,
+    num_axes: int = 1,
+    eps: float = 1e-5,
+    use_scale: bool = True,
+    use_bias: bool = True,
+    dtype=None,
+    param_dtype=None,
+    name: str = "layer_norm",
+) -> Layer:
+    """Layer normalization (Ba et al., 2016): each example over its last ``num_axes`` axes.
+
+      y = scale * (x - mean) / sqrt(var + eps) + bias     (mean, var over those axes)
+
+    ``torch.nn.LayerNorm(x.shape[-num_axes:], eps)``: ``scale`` and ``bias`` have the
+    normalized axes' shape, and the statistics are the same in training and evaluation
+    (no state). Statistics in at least float32, whatever the compute dtype.
+
+    Args:
+      num_axes: how many trailing axes to normalize over (1: the features).
+      eps: added to the variance.
+      use_scale: learn ``scale`` (ones at init).
+      use_bias: learn ``bias`` (zeros at init).
+      dtype: the compute dtype; ``None`` (default): the params'.
+      param_dtype: the params' dtype (default: ``dtype``, else float32).
+
+    Returns:
+      A Layer with params ``scale`` and ``bias`` of shape ``input_shape[-num_axes:]``.
+    """
+    return _trailing_norm(name, True, num_axes, eps, use_scale, use_bias, dtype, param_dtype)
+
+
+def rms_norm(
+    *,
+    num_axes: int = 1,
+    eps: float = 1e-6,
+    use_scale: bool = True,
+    dtype=None,
+    param_dtype=None,
+    name: str = "rms_norm",
+) -> Layer:
+    """RMS normalization (Zhang & Sennrich, 2019): layer normalization without the mean.
+
+      y = scale * x / sqrt(mean(x^2) + eps)     (mean over the last ``num_axes`` axes)
+
+    ``torch.nn.RMSNorm(x.shape[-num_axes:], eps)``, whose default ``eps`` depends on the
+    dtype; this one is fixed (flax's 1e-6). Arguments as for ``layer_norm``.
+
+    Returns:
+      A Layer with params ``scale`` of shape ``input_shape[-num_axes:]``.
+    """
+    return _trailing_norm(name, False, num_axes, eps, use_scale, False, dtype, param_dtype)
+
+
+def _trailing_norm(name, center, num_axes, eps, use_scale, use_bias, dtype, param_dtype):
+    if isinstance(num_axes, bool) or not isinstance(num_axes, int) or num_axes < 1:
+        raise ValueError(f"{name}: `num_axes` must be a positive int, got {num_axes!r}.")
+    if isinstance(eps, bool) or not isinstance(eps, int | float) or not eps > 0:
+        raise ValueError(f"{name}: `eps` must be a positive number, got {eps!r}.")
+    policy = precision_policy(name, dtype=dtype, param_dtype=param_dtype)
+
+    def init(key, input_shape):
+        shape = check_input_shape(f"{name}.init", input_shape)
+        if len(shape) < num_axes:
+            raise ValueError(
+                f"{name}.init: `input_shape` must have at least num_axes={num_axes} axes, "
+                f"got {shape}."
+            )
+        normalized = shape[len(shape) - num_axes :]
+        params = {}
+        if use_scale:
+            params["scale"] = jnp.ones(normalized, policy.param_dtype)
+        if use_bias:
+            params["bias"] = jnp.zeros(normalized, policy.param_dtype)
+        return shape, params, {}
+
+    def apply(params, state, x, *, key=None, train=False):
+        if params:
+            normalized = next(iter(params.values())).shape
+            check_shape(f"{name}.apply", "x", x, (..., *normalized))
+        elif x.ndim < num_axes:
+            raise ValueError(
+                f"{name}.apply: `x` must have at least num_axes={num_axes} axes, got "
+                f"shape {x.shape}."
+            )
+        y = normalize(x, num_axes=num_axes, eps=eps, center=center)
+        lead = (1,) * (x.ndim - num_axes)  # explicit broadcasting (rank promotion)
+        if use_scale:
+            y = y * params["scale"].reshape(lead + params["scale"].shape)
+        if use_bias:
+            y = y + params["bias"].reshape(lead + params["bias"].shape)
+        return y, state
+
+    return policy_layer(Layer(init, apply, name), policy)
