@@ -21,6 +21,9 @@ CELLS = {
     "jordan_output": lambda: jordan(H, 3),
     "gru_reset_before": lambda: gru(H, reset_after=False),
     "lstm_peephole_proj": lambda: lstm(H, peephole=True, proj_size=3),
+    "lstm_layer_norm": lambda: lstm(H, layer_norm=True, peephole=True, proj_size=3),
+    "gru_layer_norm": lambda: gru(H, layer_norm=True),
+    "gru_layer_norm_reset_before": lambda: gru(H, layer_norm=True, reset_after=False),
     "clockwork_two_modules": lambda: clockwork(H, num_modules=2),
     "lru_ring": lambda: lru(H, r_min=0.9, r_max=0.999, max_phase=0.5),
 }
@@ -60,8 +63,13 @@ def test_step_equals_recur_after_project(cell_and_params):
 
 @pytest.mark.parametrize("lengths", [None, np.array([5, 3])])
 @pytest.mark.parametrize("reverse", [False, True])
-def test_python_loop_and_scan_unrolls_agree_with_gradients(cell_and_params, lengths, reverse):
+def test_python_loop_and_scan_unrolls_agree_with_gradients(
+    request, cell_and_params, lengths, reverse
+):
     cell, params = cell_and_params
+    # Layer normalization's gradient divides by a standard deviation, which magnifies
+    # float32 rounding that the loops order differently (measured up to 1.7e-6).
+    tol = 1e-5 if "layer_norm" in request.node.callspec.params["cell_and_params"] else 1e-6
     xs = _xs()
 
     def loss(params, xs, how):
@@ -78,7 +86,7 @@ def test_python_loop_and_scan_unrolls_agree_with_gradients(cell_and_params, leng
         for how in ("python", 1, 8)
     }
     for how in (1, 8):
-        chex.assert_trees_all_close(results[how], results["python"], rtol=1e-6, atol=1e-6)
+        chex.assert_trees_all_close(results[how], results["python"], rtol=tol, atol=tol)
 
 
 def test_reverse_equals_flip_run_flip(cell_and_params):

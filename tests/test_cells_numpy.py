@@ -1,4 +1,5 @@
-"""Cells without a PyTorch twin against float64 NumPy written from their equations."""
+"""Cells and cell options without a PyTorch twin against float64 NumPy written from
+their equations."""
 
 import jax
 import jax.numpy as jnp
@@ -88,6 +89,47 @@ def np_peephole_lstm(p, xs, carry):
     return (h, c), out
 
 
+def ln(v, gain, bias=0.0):
+    """Layer normalization over the last axis (biased variance, eps 1e-5)."""
+    mean = v.mean(-1, keepdims=True)
+    var = ((v - mean) ** 2).mean(-1, keepdims=True)
+    return (v - mean) / np.sqrt(var + 1e-5) * gain + bias
+
+
+def np_layer_norm_lstm(p, xs, carry):
+    """Ba et al. (2016), eq. 20-22, with peepholes and projection when present."""
+    h, c = carry
+    peep = {k: p.get(k, 0.0) for k in ("p_i", "p_f", "p_o")}
+    out = []
+    for x in xs:
+        a = ln(x @ p["w_x"], p["ln_x_scale"]) + ln(h @ p["w_h"], p["ln_h_scale"]) + p["b"]
+        i = sigmoid(a[:, :H] + peep["p_i"] * c)
+        f = sigmoid(a[:, H : 2 * H] + peep["p_f"] * c)
+        c = f * c + i * np.tanh(a[:, 2 * H : 3 * H])
+        o = sigmoid(a[:, 3 * H :] + peep["p_o"] * c)
+        h = o * np.tanh(ln(c, p["ln_c_scale"], p["ln_c_bias"]))
+        if "w_p" in p:
+            h = h @ p["w_p"]
+        out.append(h)
+    return (h, c), out
+
+
+def np_layer_norm_gru(p, xs, h, reset_after=True):
+    wh, g_h = p["w_h"], p["ln_h_scale"]
+    out = []
+    for x in xs:
+        a = ln(x @ p["w_x"], p["ln_x_scale"]) + p["b"]
+        rz = ln(h @ wh[:, : 2 * H], g_h[: 2 * H])
+        r, z = sigmoid(a[:, :H] + rz[:, :H]), sigmoid(a[:, H : 2 * H] + rz[:, H:])
+        if reset_after:
+            n = np.tanh(a[:, 2 * H :] + r * (ln(h @ wh[:, 2 * H :], g_h[2 * H :]) + p["b_hn"]))
+        else:
+            n = np.tanh(a[:, 2 * H :] + ln((r * h) @ wh[:, 2 * H :], g_h[2 * H :]))
+        h = (1 - z) * n + z * h
+        out.append(h)
+    return h, out
+
+
 PERIODS = (1, 2, 3)
 MODULE = 2  # units per clockwork module: hidden size 6
 
@@ -170,6 +212,16 @@ CASES = {
     "peephole_lstm": (lambda: lstm(H, peephole=True), np_peephole_lstm),
     "peephole_lstm_proj": (lambda: lstm(H, peephole=True, proj_size=3), np_peephole_lstm),
     "clockwork": (lambda: clockwork(MODULE * len(PERIODS), periods=PERIODS), np_clockwork),
+    "layer_norm_lstm": (lambda: lstm(H, layer_norm=True), np_layer_norm_lstm),
+    "layer_norm_lstm_peephole_proj": (
+        lambda: lstm(H, layer_norm=True, peephole=True, proj_size=3),
+        np_layer_norm_lstm,
+    ),
+    "layer_norm_gru": (lambda: gru(H, layer_norm=True), np_layer_norm_gru),
+    "layer_norm_gru_reset_before": (
+        lambda: gru(H, layer_norm=True, reset_after=False),
+        lambda p, xs, h: np_layer_norm_gru(p, xs, h, reset_after=False),
+    ),
 }
 
 

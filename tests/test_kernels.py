@@ -313,9 +313,16 @@ def test_a_researchers_own_cell_and_changed_equations_get_the_reference():
     programs = {
         "mine": _programs(mine, xs, ["auto"])["auto"],
         "peephole": _programs(lstm(4, peephole=True), xs, ["auto"])["auto"],
+        "layer_norm": _programs(lstm(4, layer_norm=True), xs, ["auto"])["auto"],
         "reference": _programs(plain, xs)["reference"],
     }
-    assert "custom_vjp" not in programs["mine"] + programs["peephole"]
+    assert "custom_vjp" not in programs["mine"] + programs["peephole"] + programs["layer_norm"]
+    for cell, kernel in (
+        (lstm(4, layer_norm=True), "lstm_blocks"),
+        (gru(4, layer_norm=True), "gru_fused"),
+    ):
+        with pytest.raises(ValueError, match=rf"'{kernel}' does not apply: layer_norm change"):
+            unroll(cell, cell.init(jax.random.key(0), 3), xs, impl=kernel)
     assert programs["mine"] == programs["reference"]
 
 

@@ -43,6 +43,8 @@ CELL_MAKERS = {
     **CELLS,
     "gru_reset_before": lambda h, **kw: gru(h, reset_after=False, **kw),
     "lstm_peephole_proj": lambda h, **kw: lstm(h, peephole=True, proj_size=3, **kw),
+    "lstm_layer_norm": lambda h, **kw: lstm(h, layer_norm=True, **kw),
+    "gru_layer_norm": lambda h, **kw: gru(h, layer_norm=True, **kw),
 }
 
 LAYER_MAKERS = {

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 from jax.nn.initializers import glorot_uniform, orthogonal
 
-from jaxnets.core import along_last_axis, check_shape
+from jaxnets.core import along_last_axis, check_shape, gate_columns, normalize
 from jaxnets.core import project_gates as core_project_gates
 
 ACTIVATIONS: dict[str, Callable] = {
@@ -48,6 +48,25 @@ def project_input(where: str, params: dict, x):
     """z = x @ w_x + b for x (..., D): every step's input part in one matmul."""
     check_shape(where, "x", x, (..., params["w_x"].shape[0]))
     return x @ params["w_x"] + along_last_axis(params["b"], x.ndim)
+
+
+def normalized_gates(where: str, params: dict, x, num_gates: int) -> tuple:
+    """Per gate g, z_g = LN(x @ w_x)[:, g] * ln_x_scale[g] + b[g]: the input projection
+    of layer-normalized cells (Ba et al. 2016), normalized over all gates together."""
+    check_shape(where, "x", x, (..., params["w_x"].shape[0]))
+    z = scaled_norm(x @ params["w_x"], params["ln_x_scale"]) + along_last_axis(params["b"], x.ndim)
+    return gate_columns(z, num_gates)
+
+
+def scaled_norm(v, scale, bias=None):
+    """Layer normalization of v (..., N) over its last axis, times ``scale`` (N,), plus
+    ``bias``: the gains (and the cell's bias) of Ba et al.'s layer-normalized RNNs."""
+    y = normalize(v, eps=LN_EPS) * along_last_axis(scale, v.ndim)
+    return y if bias is None else y + along_last_axis(bias, v.ndim)
+
+
+# torch.nn.LayerNorm's default.
+LN_EPS = 1e-5
 
 
 def check_carry(where: str, name: str, value, z, size: int) -> None:

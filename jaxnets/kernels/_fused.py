@@ -44,6 +44,8 @@ def gru(params, carry, xs, *, mask, reverse, unroll, options):
 def gru_supports(options):
     if not options.get("reset_after", True):
         return "reset_after=False (Cho et al.'s form) has no hand-written backward pass"
+    if options.get("layer_norm"):
+        return "layer_norm changes the equations its backward pass is written for"
     return None
 
 

@@ -60,7 +60,7 @@ def lstm(params, carry, xs, *, mask, reverse, unroll, options):
 
 
 def lstm_supports(options):
-    extras = [name for name in ("peephole", "proj_size") if options.get(name)]
+    extras = [name for name in ("peephole", "proj_size", "layer_norm") if options.get(name)]
     if extras:
         return f"{' and '.join(extras)} change the equations its backward pass is written for"
     return None
