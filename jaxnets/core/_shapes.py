@@ -70,12 +70,19 @@ def cell_output_size(cell, params, input_size: int) -> int:
     return y.shape[-1]
 
 
-def as_tuple(where: str, name: str, value, ndim: int) -> tuple:
-    """An int or a length-``ndim`` sequence of ints as a tuple of ``ndim`` positive ints."""
-    values = (value,) * ndim if isinstance(value, int) else tuple(value)
-    if len(values) != ndim or not all(isinstance(v, int) and v > 0 for v in values):
+def as_tuple(where: str, name: str, value, ndim: int, *, minimum: int = 1) -> tuple:
+    """An int or a length-``ndim`` sequence of ints as a tuple of ``ndim`` ints, each at
+    least ``minimum`` (positive by default)."""
+    try:
+        values = (value,) * ndim if isinstance(value, int) else tuple(value)
+    except TypeError:
+        values = ()
+    if len(values) != ndim or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= minimum for v in values
+    ):
+        kind = "positive" if minimum == 1 else f">= {minimum}"
         raise ValueError(
-            f"{where}: `{name}` must be a positive int or {ndim} positive ints, got {value!r}."
+            f"{where}: `{name}` must be an int or {ndim} ints, each {kind}, got {value!r}."
         )
     return values
 

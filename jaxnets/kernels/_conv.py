@@ -42,6 +42,10 @@ MIN_PATCH = 16
 
 
 def conv_patches_supports(options):
+    if options.get("groups", 1) != 1:
+        return f"it is grouped ({options['groups']} groups); the patches multiply all channels"
+    if options.get("transposed"):
+        return "it is a transposed convolution"
     if options["patch"] < MIN_PATCH:
         return (
             f"its patches hold {options['patch']} values (kernel size times input channels), "

@@ -11,6 +11,8 @@ from ._combinators import residual as residual
 from ._combinators import serial as serial
 from ._conv import conv1d as conv1d
 from ._conv import conv2d as conv2d
+from ._conv import conv_transpose1d as conv_transpose1d
+from ._conv import conv_transpose2d as conv_transpose2d
 from ._dense import dense as dense
 from ._dropout import dropout as dropout
 from ._embedding import embedding as embedding
@@ -20,6 +22,8 @@ from ._norm import layer_norm as layer_norm
 from ._norm import rms_norm as rms_norm
 from ._pool import avg_pool1d as avg_pool1d
 from ._pool import avg_pool2d as avg_pool2d
+from ._pool import global_avg_pool as global_avg_pool
+from ._pool import global_max_pool as global_max_pool
 from ._pool import max_pool1d as max_pool1d
 from ._pool import max_pool2d as max_pool2d
 from ._reshape import activation as activation
@@ -33,10 +37,14 @@ __all__ = [
     "batch_norm",
     "conv1d",
     "conv2d",
+    "conv_transpose1d",
+    "conv_transpose2d",
     "dense",
     "dropout",
     "embedding",
     "flatten",
+    "global_avg_pool",
+    "global_max_pool",
     "layer_norm",
     "lookup",
     "max_pool1d",

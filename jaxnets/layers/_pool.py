@@ -125,3 +125,39 @@ def avg_pool2d(
       impl: as for ``max_pool2d``.
     """
     return _pool(2, "avg", size, strides, padding, count_include_pad, impl, name)
+
+
+def global_avg_pool(*, name: str = "global_avg_pool") -> Layer:
+    """The mean over every spatial axis: x (B, *spatial, C) to (B, C).
+
+    ``torch.nn.AdaptiveAvgPool2d(1)`` followed by a flatten; it takes inputs of any
+    spatial size, so a convnet ending in it classifies images of any size.
+    """
+    return _global(name, jnp.mean)
+
+
+def global_max_pool(*, name: str = "global_max_pool") -> Layer:
+    """The maximum over every spatial axis: x (B, *spatial, C) to (B, C). At ties the
+    gradient is shared equally among the maxima (``jnp.max``'s rule)."""
+    return _global(name, jnp.max)
+
+
+def _global(name, reduce) -> Layer:
+    def init(key, input_shape):
+        shape = check_input_shape(f"{name}.init", input_shape)
+        if len(shape) < 2:
+            raise ValueError(
+                f"{name}.init: `input_shape` must be (*spatial, C) with at least one spatial "
+                f"axis, got {shape}."
+            )
+        return shape[-1:], {}, {}
+
+    def apply(params, state, x, *, key=None, train=False):
+        if x.ndim < 3:
+            raise ValueError(
+                f"{name}.apply: `x` must be (B, *spatial, C) with at least one spatial axis, "
+                f"got shape {x.shape}."
+            )
+        return reduce(x, axis=tuple(range(1, x.ndim - 1))), state
+
+    return Layer(init, apply, name)
