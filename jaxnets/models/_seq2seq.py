@@ -9,7 +9,7 @@ from jax.nn.initializers import glorot_uniform, normal
 
 from jaxnets.core import Cell, cell_output_size, check_ids, check_shape
 from jaxnets.layers import lookup
-from jaxnets.rnn import step_mask, unroll
+from jaxnets.rnn import attend, attention_params, check_score, step_mask, unroll
 
 from ._decoding import beam_search, check_generation, generate
 
@@ -41,7 +41,8 @@ def seq2seq(
     bos_id: int,
     eos_id: int,
     embed_size: int = 32,
-    attention: bool = False,
+    attention: bool | str = False,
+    attention_units: int | None = None,
     name: str = "seq2seq",
 ) -> Seq2Seq:
     """Encoder-decoder RNN (Sutskever et al. 2014; Cho et al. 2014), T_y != T_x.
@@ -55,10 +56,11 @@ def seq2seq(
       _, dec      = unroll(decoder, E_t[[bos, y_0 .. y_{T-2}]], carry)  dec (B, T, H)
       logits      = dec w_o + b_o                                   (B, T, V)
 
-    With ``attention`` (Luong et al. 2015, "general" score), every decoder output
-    attends over the encoder outputs of the valid source steps:
+    With ``attention`` (Luong et al. 2015; ``True`` is their "general" score), every
+    decoder output attends over the encoder outputs of the valid source steps, with any
+    score of ``jaxnets.rnn.attend`` (e_ts = dec_t w_a enc_s for "general"):
 
-      a_ts   = softmax_s(dec_t w_a enc_s),  ctx_t = sum_s a_ts enc_s
+      a_ts   = softmax_s(e_ts),             ctx_t = sum_s a_ts enc_s
       out_t  = tanh([ctx_t, dec_t] w_c),    logits_t = out_t w_o + b_o
 
     Attention reads the decoder's outputs, not its inputs, so the decoder's input
@@ -74,12 +76,15 @@ def seq2seq(
       bos_id: the decoder's first input.
       eos_id: the end marker; decoding stops a row at it.
       embed_size: E of both embeddings.
-      attention: add Luong attention over the encoder outputs.
+      attention: ``False`` (none), ``True`` ("general") or a score of
+        ``jaxnets.rnn.attend``: "dot", "general" or "additive".
+      attention_units: the additive score's hidden size.
 
     Returns:
       A ``Seq2Seq``. Params: ``source_embedding`` (V_s, E), ``target_embedding``
       (V, E), ``encoder``, ``decoder``, ``head`` (``w`` (H, V), ``b`` (V,)) and, with
-      attention, ``attention`` (``w_a`` (H, H_enc), ``w_c`` (H_enc + H, H)).
+      attention, ``attention`` (the score's params, e.g. ``w_a`` (H, H_enc) for
+      "general", and ``w_c`` (H_enc + H, H)).
     """
     for arg, value in (("source_vocab", source_vocab), ("target_vocab", target_vocab)):
         if not isinstance(value, int) or value <= 0:
@@ -89,6 +94,13 @@ def seq2seq(
             raise ValueError(
                 f"{name}: `{arg}` must be an int in [0, {target_vocab}), got {value!r}."
             )
+    if attention is True:
+        score = "general"
+    elif attention is False or attention is None:
+        score = None
+    else:
+        check_score(name, attention, attention_units)
+        score = attention
     if not isinstance(encoder, Cell) or not isinstance(decoder, Cell):
         raise TypeError(
             f"{name}: `encoder` and `decoder` must be Cells, got {encoder!r}, {decoder!r}."
@@ -115,10 +127,15 @@ def seq2seq(
                 f"carries must match; got {shapes[0]} and {shapes[1]}."
             )
         hidden = cell_output_size(decoder, params["decoder"], embed_size)
-        if attention:
+        if score:
             enc_size = cell_output_size(encoder, params["encoder"], embed_size)
+            if score == "dot" and enc_size != hidden:
+                raise ValueError(
+                    f"{name}.init: attention='dot' needs encoder and decoder outputs of one "
+                    f"size, got {enc_size} and {hidden}."
+                )
             params["attention"] = {
-                "w_a": glorot_uniform()(keys[4], (hidden, enc_size)),
+                **attention_params(keys[4], score, hidden, enc_size, attention_units, jnp.float32),
                 "w_c": glorot_uniform()(keys[5], (enc_size + hidden, hidden)),
             }
         params["head"] = {
@@ -142,11 +159,9 @@ def seq2seq(
 
     def logits_of(params, dec, enc, valid):
         """Logits from decoder outputs dec (B, T, H) given encoder outputs (B, S, H_enc)."""
-        if attention:
+        if score:
             att = params["attention"]
-            scores = jnp.einsum("bth,he,bse->bts", dec, att["w_a"], enc)
-            scores = jnp.where(valid[:, None, :], scores, -jnp.inf)
-            context = jnp.einsum("bts,bse->bte", jax.nn.softmax(scores, axis=-1), enc)
+            context, _ = attend(att, score, dec, enc, valid)
             dec = jnp.tanh(jnp.concatenate([context, dec], axis=-1) @ att["w_c"])
         return dec @ params["head"]["w"] + params["head"]["b"][None, None, :]
 

@@ -1,5 +1,10 @@
 """Running cells over sequences: unroll, recurrent and bidirectional layers, deep stacks."""
 
+from ._attention import SCORES as SCORES
+from ._attention import attend as attend
+from ._attention import attention as attention
+from ._attention import attention_params as attention_params
+from ._attention import check_score as check_score
 from ._check import check_kernel as check_kernel
 from ._layers import bidirectional as bidirectional
 from ._layers import recurrent as recurrent
@@ -12,8 +17,13 @@ from ._unroll import unroll as unroll
 
 __all__ = [
     "READOUTS",
+    "SCORES",
+    "attend",
+    "attention",
+    "attention_params",
     "bidirectional",
     "check_kernel",
+    "check_score",
     "readout",
     "recurrent",
     "reverse_valid",
