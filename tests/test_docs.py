@@ -122,3 +122,19 @@ def test_the_precision_page_runs_as_written(capsys):
     for name in ("bfloat16", "float16"):
         assert lines[2 + list(runs).index(name)].endswith("float32")
         np.testing.assert_allclose(runs[name].history.loss, runs["float32"].history.loss, rtol=0.05)
+
+
+def test_the_blocks_page_runs_as_written(capsys):
+    import re
+
+    page = (ROOT / "docs" / "blocks.md").read_text()
+    namespace = {}
+    for block in re.findall(r"```python\n(.*?)```", page, re.S):
+        exec(compile(block, "docs/blocks.md", "exec"), namespace)
+    out = capsys.readouterr().out
+    assert "causal stack keeps the length: (100, 8)" in out
+    assert "(28, 28, 1) (3, 3, 1, 16)" in out
+    assert "`x` holds id 7, outside the vocabulary [0, 5)" in out
+    assert "[False  True  True]" in out
+    assert float(namespace["weights"][1, :, 5:].sum()) == 0.0
+    assert namespace["tokens"].shape == (1, 5)
