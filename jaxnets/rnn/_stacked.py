@@ -3,7 +3,7 @@
 import jax
 
 from jaxnets.core import Cell, Layer, output_shape
-from jaxnets.layers import dropout
+from jaxnets.layers import dropout as dropout_layer
 
 from ._layers import MERGES, _check_cell, _sequence_shape, recurrent
 from ._layers import bidirectional as bidirectional_layer
@@ -22,6 +22,10 @@ def stacked_rnn(
     unroll=1,
     remat=None,
     impl: str = "auto",
+    dropout: float = 0.0,
+    recurrent_dropout: float = 0.0,
+    zoneout: float = 0.0,
+    learn_initial_state: bool = False,
     name: str = "stacked_rnn",
 ) -> Layer:
     """``num_layers`` RNN layers of ``cell``, as ``torch.nn.RNN(num_layers=...)``.
@@ -32,7 +36,9 @@ def stacked_rnn(
     layers 1.., and ``residual`` adds each of those layers' input to its output,
     x_i = x_{i-1} + layer_i(x_{i-1}) (their shapes match: every layer outputs the
     same size). One layer serves every level, each with its own params. ``unroll``,
-    ``remat`` and ``impl`` are passed to ``jaxnets.rnn.unroll``.
+    ``remat`` and ``impl`` are passed to ``jaxnets.rnn.unroll``. ``dropout``,
+    ``recurrent_dropout``, ``zoneout`` and ``learn_initial_state`` apply to every layer,
+    as in ``recurrent`` (each layer and direction with its own masks).
 
     ``apply(params, state, x, *, key=None, train=False, lengths=None, carry=None)``
     maps x (B, T, D) to the top layer's ys (B, T, O). With ``return_sequences=False``
@@ -59,17 +65,21 @@ def stacked_rnn(
             f"{name}: `residual` adds each layer's input sequence to its output, so it needs "
             "return_sequences=True; got return_sequences=False."
         )
-    between = dropout(drop_rate, name=f"{name}.dropout")
+    between = dropout_layer(drop_rate, name=f"{name}.dropout")
+    regularization = {
+        "dropout": dropout, "recurrent_dropout": recurrent_dropout, "zoneout": zoneout,
+        "learn_initial_state": learn_initial_state,
+    }  # fmt: skip
 
     def make_layer(sequences):
         if bidirectional:
             return bidirectional_layer(
                 cell, cell, merge=merge, return_sequences=sequences, return_carry=True,
-                unroll=unroll, remat=remat, impl=impl,
+                unroll=unroll, remat=remat, impl=impl, **regularization,
             )  # fmt: skip
         return recurrent(
             cell, return_sequences=sequences, return_carry=True, unroll=unroll, remat=remat,
-            impl=impl,
+            impl=impl, **regularization,
         )  # fmt: skip
 
     layers = [make_layer(True)] * (num_layers - 1) + [make_layer(return_sequences)]
@@ -84,13 +94,14 @@ def stacked_rnn(
 
     def apply(params, state, x, *, key=None, train=False, lengths=None, carry=None):
         keys = [None] * num_layers if key is None else list(jax.random.split(key, num_layers))
+        layer_keys = [None if k is None else jax.random.fold_in(k, 1) for k in keys]
         carries = []
         for i, (layer_name, layer) in enumerate(zip(names, layers)):
             inputs = x
             if i > 0:
                 inputs, _ = between.apply({}, {}, x, key=keys[i], train=train)
             (ys, final), _ = layer.apply(
-                params[layer_name], {}, inputs, lengths=lengths,
+                params[layer_name], {}, inputs, lengths=lengths, key=layer_keys[i], train=train,
                 carry=None if carry is None else carry[i],
             )  # fmt: skip
             x = x + ys if residual and i > 0 else ys
