@@ -139,3 +139,4 @@ def test_the_blocks_page_runs_as_written(capsys):
     assert float(namespace["weights"][1, :, 5:].sum()) == 0.0
     assert namespace["tokens"].shape == (1, 5)
     assert "(4, 12, 16) ['cell', 'initial_carry']" in out
+    assert "largest difference: True" in out
