@@ -76,10 +76,12 @@ def test_embedding_matches_torch_lookup(rng):
     np.testing.assert_array_equal(y, reference.numpy())
 
 
-def test_embedding_out_of_range_ids_give_nan_and_floats_are_rejected():
+def test_embedding_out_of_range_ids_are_named_or_nan_under_jit_and_floats_are_rejected():
     layer = embedding(7, 3)
     _, params, _ = layer.init(jax.random.key(0), (2,))
-    y, _ = layer.apply(params, {}, jnp.array([[0, 7]]))
+    with pytest.raises(ValueError, match=r"`x` holds id 7, outside the vocabulary \[0, 7\)"):
+        layer.apply(params, {}, jnp.array([[0, 7]]))
+    y = jax.jit(lambda ids: layer.apply(params, {}, ids)[0])(jnp.array([[0, 7]]))
     assert np.isfinite(y[0, 0]).all() and np.isnan(y[0, 1]).all()
     with pytest.raises(TypeError, match="`x` must hold integer ids"):
         layer.apply(params, {}, jnp.zeros((1, 2)))
