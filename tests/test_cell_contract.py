@@ -9,6 +9,7 @@ from jax.test_util import check_grads
 
 from jaxnets.cells import CELLS as REGISTERED
 from jaxnets.cells import clockwork, elman, gru, jordan, lru, lstm
+from jaxnets.core import weight_norm
 from jaxnets.rnn import unroll
 
 B, T, D, H = 2, 5, 3, 4
@@ -26,6 +27,8 @@ CELLS = {
     "gru_layer_norm_reset_before": lambda: gru(H, layer_norm=True, reset_after=False),
     "clockwork_two_modules": lambda: clockwork(H, num_modules=2),
     "lru_ring": lambda: lru(H, r_min=0.9, r_max=0.999, max_phase=0.5),
+    "lstm_weight_norm": lambda: weight_norm(lstm(H, proj_size=3)),
+    "gru_weight_norm_recurrent": lambda: weight_norm(gru(H), names="w_h"),
 }
 
 

@@ -11,6 +11,7 @@ from ._precision import check_float_dtype as check_float_dtype
 from ._precision import policy_cell as policy_cell
 from ._precision import policy_layer as policy_layer
 from ._precision import precision_policy as precision_policy
+from ._reparam import weight_norm as weight_norm
 from ._shapes import along_last_axis as along_last_axis
 from ._shapes import as_tuple as as_tuple
 from ._shapes import cell_output_size as cell_output_size
@@ -53,4 +54,5 @@ __all__ = [
     "project_gates",
     "projected_cell",
     "tag_cell",
+    "weight_norm",
 ]
