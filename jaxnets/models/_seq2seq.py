@@ -1,6 +1,8 @@
-"""Encoder-decoder (seq2seq) over any two cells, with optional attention."""
+"""Encoder-decoder (seq2seq) over any two cells: stacked, a bidirectional encoder,
+attention with any score, input feeding."""
 
 from collections.abc import Callable
+from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -9,7 +11,15 @@ from jax.nn.initializers import glorot_uniform, normal
 
 from jaxnets.core import Cell, cell_output_size, check_ids, check_shape
 from jaxnets.layers import lookup
-from jaxnets.rnn import attend, attention_params, check_score, step_mask, unroll
+from jaxnets.rnn import (
+    attend,
+    attention_params,
+    check_score,
+    stacked_cell,
+    stacked_rnn,
+    step_mask,
+    unroll,
+)
 
 from ._decoding import beam_search, check_generation, generate
 
@@ -43,18 +53,28 @@ def seq2seq(
     embed_size: int = 32,
     attention: bool | str = False,
     attention_units: int | None = None,
+    num_layers: int = 1,
+    bidirectional: bool = False,
+    input_feeding: bool = False,
     name: str = "seq2seq",
 ) -> Seq2Seq:
     """Encoder-decoder RNN (Sutskever et al. 2014; Cho et al. 2014), T_y != T_x.
 
-    The encoder reads the embedded source; its final carry initialises the decoder
-    (so both cells must have carries of the same structure and sizes). In training
-    the decoder reads the target shifted right, ``bos_id`` first (teacher forcing),
-    and predicts every target token:
+    The encoder reads the embedded source; its final carries initialise the decoder,
+    layer by layer (so both cells must have carries of the same structure and sizes).
+    In training the decoder reads the target shifted right, ``bos_id`` first (teacher
+    forcing), and predicts every target token:
 
-      carry, enc  = unroll(encoder, E_s[source])                    enc (B, S, H)
-      _, dec      = unroll(decoder, E_t[[bos, y_0 .. y_{T-2}]], carry)  dec (B, T, H)
+      carry, enc  = stacked_rnn(encoder)(E_s[source])                enc (B, S, H_enc)
+      _, dec      = stacked_rnn(decoder)(E_t[[bos, y_0 .. y_{T-2}]], carry)  (B, T, H)
       logits      = dec w_o + b_o                                   (B, T, V)
+
+    ``num_layers`` stacks that many layers in the encoder and in the decoder (layer i of
+    the decoder starts from layer i of the encoder). With ``bidirectional`` each encoder
+    layer also reads the source backwards; enc is both directions' outputs
+    concatenated (H_enc is twice the encoder cell's size) and each decoder layer starts
+    from the forward and backward final carries concatenated leaf by leaf, so the
+    decoder's cell has twice the encoder's size (OpenNMT's bidirectional encoder).
 
     With ``attention`` (Luong et al. 2015; ``True`` is their "general" score), every
     decoder output attends over the encoder outputs of the valid source steps, with any
@@ -63,12 +83,16 @@ def seq2seq(
       a_ts   = softmax_s(e_ts),             ctx_t = sum_s a_ts enc_s
       out_t  = tanh([ctx_t, dec_t] w_c),    logits_t = out_t w_o + b_o
 
-    Attention reads the decoder's outputs, not its inputs, so the decoder's input
-    projection still runs as one matmul over all steps.
+    Without input feeding attention reads the decoder's outputs, not its inputs, so the
+    decoder runs layer by layer over all steps, each layer's input projection one
+    matmul. With ``input_feeding`` (Luong et al. 2015, section 3.3) the decoder reads
+    [E_t[y_{t-1}], out_{t-1}] (out_{-1} = 0), so it knows what it attended to before;
+    then every step runs the whole decoder stack and attention in the loop.
 
     Args:
       encoder: a Cell for the source.
-      decoder: a Cell for the target, with the encoder's carry structure.
+      decoder: a Cell for the target, with the encoder's carry structure (leaves of
+        twice the size with ``bidirectional``).
       source_vocab: V_s, source token ids in [0, V_s).
       target_vocab: V, target ids in [0, V), ``bos_id`` and ``eos_id`` included. Ids
         outside either vocabulary are a ``ValueError`` naming the id where their values
@@ -79,12 +103,18 @@ def seq2seq(
       attention: ``False`` (none), ``True`` ("general") or a score of
         ``jaxnets.rnn.attend``: "dot", "general" or "additive".
       attention_units: the additive score's hidden size.
+      num_layers: layers in the encoder and in the decoder.
+      bidirectional: a bidirectional encoder.
+      input_feeding: feed the last attentional output to the decoder; needs attention.
+      name: label for errors.
 
     Returns:
       A ``Seq2Seq``. Params: ``source_embedding`` (V_s, E), ``target_embedding``
-      (V, E), ``encoder``, ``decoder``, ``head`` (``w`` (H, V), ``b`` (V,)) and, with
-      attention, ``attention`` (the score's params, e.g. ``w_a`` (H, H_enc) for
-      "general", and ``w_c`` (H_enc + H, H)).
+      (V, E), ``encoder`` (``stacked_rnn``'s: ``layer_0``, ... each a cell's params or
+      with ``bidirectional`` ``{"forward", "backward"}``), ``decoder`` (``layer_0``,
+      ...), ``head`` (``w`` (H, V), ``b`` (V,)) and, with attention, ``attention`` (the
+      score's params, e.g. ``w_a`` (H, H_enc) for "general", and ``w_c``
+      (H_enc + H, H)).
     """
     for arg, value in (("source_vocab", source_vocab), ("target_vocab", target_vocab)):
         if not isinstance(value, int) or value <= 0:
@@ -105,30 +135,46 @@ def seq2seq(
         raise TypeError(
             f"{name}: `encoder` and `decoder` must be Cells, got {encoder!r}, {decoder!r}."
         )
+    for arg, value in (("bidirectional", bidirectional), ("input_feeding", input_feeding)):
+        if not isinstance(value, bool):
+            raise TypeError(f"{name}: `{arg}` must be a bool, got {value!r}.")
+    if input_feeding and not score:
+        raise ValueError(
+            f"{name}: `input_feeding` feeds the attentional output back, so it needs "
+            f"`attention`; got attention={attention!r}."
+        )
+    encoder_rnn = stacked_rnn(
+        encoder, num_layers, bidirectional=bidirectional, return_carry=True, name=f"{name}.encoder"
+    )
+    decoder_rnn = stacked_rnn(decoder, num_layers, return_carry=True, name=f"{name}.decoder")
+    decoder_cell = stacked_cell(decoder, num_layers, name=f"{name}.decoder")
 
     def init(key, input_shape):
-        (_source_shape, target_shape) = input_shape
+        (source_shape, target_shape) = input_shape
         keys = jax.random.split(key, 6)
         params = {
             "source_embedding": normal(1.0)(keys[0], (source_vocab, embed_size)),
             "target_embedding": normal(1.0)(keys[1], (target_vocab, embed_size)),
-            "encoder": encoder.init(keys[2], embed_size),
-            "decoder": decoder.init(keys[3], embed_size),
         }
-        shapes = [
-            jax.eval_shape(lambda p, c=cell: c.initial_carry(p, (1,)), params[part])
-            for part, cell in (("encoder", encoder), ("decoder", decoder))
+        (enc_shape, _), params["encoder"], _ = encoder_rnn.init(keys[2], (1, embed_size))
+        probe = jax.eval_shape(partial(decoder.init, input_size=embed_size), keys[3])
+        hidden = cell_output_size(decoder, probe, embed_size)
+        feed = hidden if input_feeding else 0
+        params["decoder"] = decoder_cell.init(keys[3], embed_size + feed)
+        carries = [
+            jax.eval_shape(lambda p: encode(p, jnp.zeros((1, 1), jnp.int32), None)[0], params),
+            jax.eval_shape(lambda p: decoder_cell.initial_carry(p, (1,)), params["decoder"]),
         ]
-        if jax.tree.structure(shapes[0]) != jax.tree.structure(shapes[1]) or any(
-            a.shape != b.shape for a, b in zip(*map(jax.tree.leaves, shapes))
+        if jax.tree.structure(carries[0]) != jax.tree.structure(carries[1]) or any(
+            a.shape != b.shape for a, b in zip(*map(jax.tree.leaves, carries))
         ):
             raise ValueError(
-                f"{name}.init: the encoder's final carry initialises the decoder, so their "
-                f"carries must match; got {shapes[0]} and {shapes[1]}."
+                f"{name}.init: the encoder's final carries initialise the decoder"
+                + (", forward and backward concatenated" if bidirectional else "")
+                + f", so their carries must match; got {carries[0]} and {carries[1]}."
             )
-        hidden = cell_output_size(decoder, params["decoder"], embed_size)
         if score:
-            enc_size = cell_output_size(encoder, params["encoder"], embed_size)
+            enc_size = enc_shape[-1]
             if score == "dot" and enc_size != hidden:
                 raise ValueError(
                     f"{name}.init: attention='dot' needs encoder and decoder outputs of one "
@@ -143,31 +189,66 @@ def seq2seq(
             "b": jnp.zeros((target_vocab,)),
         }
         # The output shape from apply itself, traced on a batch of one pair of id rows.
-        ids = (_ids_like(_source_shape), _ids_like(target_shape))
+        ids = (_ids_like(source_shape), _ids_like(target_shape))
         logits = jax.eval_shape(lambda p, x: apply(p, {}, x)[0], params, ids)
         return tuple(logits.shape[1:]), params, {}
+
+    def bridge(carries):
+        """The decoder's initial carry from the encoder's final carries."""
+        if not bidirectional:
+            return carries
+        return tuple(
+            jax.tree.map(lambda f, b: jnp.concatenate([f, b], axis=-1), forward, backward)
+            for forward, backward in carries
+        )
 
     def encode(params, source, source_lengths):
         check_token_ids(f"{name}", "source", source, source_vocab)
         embedded = lookup(params["source_embedding"], source)
-        carry, enc = unroll(encoder, params["encoder"], embedded, lengths=source_lengths)
+        (enc, carries), _ = encoder_rnn.apply(
+            params["encoder"], {}, embedded, lengths=source_lengths
+        )
         num_steps = source.shape[1]
         lengths = (
             jnp.full(source.shape[:1], num_steps) if source_lengths is None else source_lengths
         )
-        return carry, enc, step_mask(lengths, num_steps)
+        return bridge(carries), enc, step_mask(lengths, num_steps)
 
-    def logits_of(params, dec, enc, valid):
-        """Logits from decoder outputs dec (B, T, H) given encoder outputs (B, S, H_enc)."""
-        if score:
-            att = params["attention"]
-            context, _ = attend(att, score, dec, enc, valid)
-            dec = jnp.tanh(jnp.concatenate([context, dec], axis=-1) @ att["w_c"])
-        return dec @ params["head"]["w"] + params["head"]["b"][None, None, :]
+    def attentional(params, dec, enc, valid):
+        """out (B, T, H) from decoder outputs dec (B, T, H), encoder outputs (B, S, H_enc)."""
+        if not score:
+            return dec
+        att = params["attention"]
+        context, _ = attend(att, score, dec, enc, valid)
+        return jnp.tanh(jnp.concatenate([context, dec], axis=-1) @ att["w_c"])
+
+    def head(params, out):
+        b = params["head"]["b"]
+        return out @ params["head"]["w"] + b.reshape((1,) * (out.ndim - 1) + b.shape)
+
+    def fed_step(params, enc, valid):
+        """One decoder step with input feeding: carry (stack carries, out_{t-1})."""
+
+        def step(carry, e_t):
+            stack, out = carry
+            stack, dec = decoder_cell.step(
+                params["decoder"], stack, jnp.concatenate([e_t, out], axis=-1)
+            )
+            out = attentional(params, dec[:, None], enc, valid)[:, 0]
+            return (stack, out), out
+
+        return step
+
+    def start_carry(params, carry):
+        if not input_feeding:
+            return carry
+        rows = jax.tree.leaves(carry)[0].shape[0]
+        return carry, jnp.zeros((rows, params["head"]["w"].shape[0]), params["head"]["w"].dtype)
 
     def apply(params, state, x, *, key=None, train=False, source_lengths=None):
         source, target = x
         check_token_ids(f"{name}.apply", "target", target, target_vocab)
+        target = jnp.asarray(target)
         if target.shape[0] != source.shape[0]:
             raise ValueError(
                 f"{name}.apply: `source` and `target` must have the same batch size, got "
@@ -177,10 +258,15 @@ def seq2seq(
         inputs = jnp.concatenate(
             [jnp.full((*target.shape[:1], 1), bos_id, target.dtype), target[:, :-1]], axis=1
         )
-        _, dec = unroll(
-            decoder, params["decoder"], lookup(params["target_embedding"], inputs), carry=carry
-        )
-        return logits_of(params, dec, enc, valid), state
+        embedded = lookup(params["target_embedding"], inputs)
+        if input_feeding:
+            step = fed_step(params, enc, valid)
+            fed = Cell(None, None, lambda _, c, e: step(c, e))
+            _, out = unroll(fed, None, embedded, carry=start_carry(params, carry))
+        else:
+            (dec, _), _ = decoder_rnn.apply(params["decoder"], {}, embedded, carry=carry)
+            out = attentional(params, dec, enc, valid)
+        return head(params, out), state
 
     def decode(
         params,
@@ -216,11 +302,15 @@ def seq2seq(
             enc, valid = (jnp.repeat(a, beam_size, axis=0) for a in (enc, valid))
 
         def step(carry, token):
-            carry, y = decoder.step(
-                params["decoder"], carry, lookup(params["target_embedding"], token)
-            )
-            return carry, logits_of(params, y[:, None], enc, valid)[:, 0]
+            e_t = lookup(params["target_embedding"], token)
+            if input_feeding:
+                carry, out = fed_step(params, enc, valid)(carry, e_t)
+            else:
+                carry, dec = decoder_cell.step(params["decoder"], carry, e_t)
+                out = attentional(params, dec[:, None], enc, valid)[:, 0]
+            return carry, head(params, out)
 
+        carry = start_carry(params, carry)
         if method == "beam":
             tokens, _ = beam_search(
                 step, carry, start, max_length, beam_size=beam_size, eos_id=eos_id,

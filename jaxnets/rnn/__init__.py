@@ -12,6 +12,7 @@ from ._lengths import reverse_valid as reverse_valid
 from ._lengths import step_mask as step_mask
 from ._readout import READOUTS as READOUTS
 from ._readout import readout as readout
+from ._stacked import stacked_cell as stacked_cell
 from ._stacked import stacked_rnn as stacked_rnn
 from ._unroll import unroll as unroll
 
@@ -27,6 +28,7 @@ __all__ = [
     "readout",
     "recurrent",
     "reverse_valid",
+    "stacked_cell",
     "stacked_rnn",
     "step_mask",
     "unroll",

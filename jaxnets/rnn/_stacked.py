@@ -1,8 +1,10 @@
-"""Deep RNNs: layers of recurrent (or bidirectional) RNNs, each reading the one below."""
+"""Deep RNNs: layers of recurrent (or bidirectional) RNNs, each reading the one below,
+layer by layer over whole sequences (``stacked_rnn``) or all layers per step
+(``stacked_cell``)."""
 
 import jax
 
-from jaxnets.core import Cell, Layer, output_shape
+from jaxnets.core import Cell, Layer, cell_output_size, output_shape
 from jaxnets.layers import dropout as dropout_layer
 
 from ._layers import MERGES, _check_cell, _sequence_shape, recurrent
@@ -109,3 +111,57 @@ def stacked_rnn(
         return ((x, tuple(carries)) if return_carry else x), state
 
     return Layer(init, apply, name)
+
+
+def stacked_cell(cell: Cell, num_layers: int, *, name: str = "stacked_cell") -> Cell:
+    """``num_layers`` of ``cell`` as one Cell: each step runs layer 0 on x_t, layer 1 on
+    layer 0's output, and so on; y_t is the top layer's output.
+
+    The same equations as ``stacked_rnn(cell, num_layers)`` with the same params
+    (``{"layer_0": ..., "layer_1": ...}``) and carries (a tuple, one per layer), but
+    all layers advance together one step at a time: what a decoder needs when its
+    next input depends on its last output (sampling, input feeding). Over a whole
+    known sequence ``stacked_rnn`` is faster (it projects each layer's inputs for all
+    steps in one matmul). Layer 0's input projection hook is kept, so ``unroll``
+    still hoists it.
+
+    Returns:
+      A Cell; ``init(key, input_size)``, ``initial_carry(params, batch_shape)`` (a tuple
+      of the layers' carries), ``step(params, carry, x_t) -> (carry, y_t)``.
+    """
+    _check_cell(name, cell, "auto")
+    if not isinstance(num_layers, int) or isinstance(num_layers, bool) or num_layers < 1:
+        raise ValueError(f"{name}: `num_layers` must be an int >= 1, got {num_layers!r}.")
+    names = [f"layer_{i}" for i in range(num_layers)]
+
+    def init(key, input_size):
+        params = {}
+        for layer_name, k in zip(names, jax.random.split(key, num_layers)):
+            params[layer_name] = cell.init(k, input_size)
+            input_size = cell_output_size(cell, params[layer_name], input_size)
+        return params
+
+    def initial_carry(params, batch_shape):
+        return tuple(cell.initial_carry(params[n], batch_shape) for n in names)
+
+    def upper(params, carry, y, new):
+        for layer_name, c in zip(names[1:], carry[1:]):
+            c, y = cell.step(params[layer_name], c, y)
+            new.append(c)
+        return tuple(new), y
+
+    def step(params, carry, x_t):
+        c, y = cell.step(params[names[0]], carry[0], x_t)
+        return upper(params, carry, y, [c])
+
+    if cell.project is None:
+        return Cell(init, initial_carry, step)
+
+    def project(params, x):
+        return cell.project(params[names[0]], x)
+
+    def recur(params, carry, z_t):
+        c, y = cell.recur(params[names[0]], carry[0], z_t)
+        return upper(params, carry, y, [c])
+
+    return Cell(init, initial_carry, step, project, recur)
