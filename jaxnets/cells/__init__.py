@@ -8,6 +8,9 @@ Run them over sequences with ``jaxnets.rnn.unroll``. The cells linear in their s
 (``min_gru``, ``min_lstm``, ``lru``, ``diagonal_rnn``, or your own through
 ``linear_recurrence``) also run as a parallel scan: ``unroll(..., unroll="associative")``.
 
+Tree cells (``recursive_cell``, ``tree_lstm``) are ``TreeCell``s: a node's carry from
+its children's; ``jaxnets.rnn.recursive`` runs them over batches of trees.
+
 ``CELLS`` is the one registry of the built-in cells, name -> constructor
 ``f(hidden_size, **options) -> Cell``: the sweeps' ``cell:`` names, the cell test suite
 and the benchmarks read it, so a new cell joins all of them with one line here.
@@ -32,6 +35,8 @@ from ._mgu import mgu as mgu
 from ._min_rnn import min_gru as min_gru
 from ._min_rnn import min_lstm as min_lstm
 from ._simple_gru import simple_gru as simple_gru
+from ._tree import recursive_cell as recursive_cell
+from ._tree import tree_lstm as tree_lstm
 
 CELLS = {
     "elman": elman,
@@ -67,5 +72,7 @@ __all__ = [
     "mgu",
     "min_gru",
     "min_lstm",
+    "recursive_cell",
     "simple_gru",
+    "tree_lstm",
 ]

@@ -1,4 +1,4 @@
-"""The contracts (Layer, Cell), cell tags, the precision policy and the shape checks
+"""The contracts (Layer, Cell, TreeCell), cell tags, the precision policy and the shape checks
 everything else builds on."""
 
 from ._gates import gate_columns as gate_columns
@@ -27,6 +27,7 @@ from ._tags import projected_cell as projected_cell
 from ._tags import tag_cell as tag_cell
 from ._types import Cell as Cell
 from ._types import Layer as Layer
+from ._types import TreeCell as TreeCell
 
 __all__ = [
     "FLOAT_DTYPES",
@@ -34,6 +35,7 @@ __all__ = [
     "CellTag",
     "Layer",
     "Precision",
+    "TreeCell",
     "along_last_axis",
     "as_tuple",
     "cast_floats",

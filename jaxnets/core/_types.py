@@ -50,3 +50,22 @@ class Cell(NamedTuple):
     step: Callable[..., Any]
     project: Callable[..., Any] | None = None
     recur: Callable[..., Any] | None = None
+
+
+class TreeCell(NamedTuple):
+    """A recursive (tree) cell: a node's carry from its input and its children's carries.
+
+    ``init(key, input_size) -> params``
+    ``initial_carry(params, batch_shape) -> carry``: the carry of a missing child (zeros).
+    ``step(params, children, x) -> (carry, y)``: ``children`` is the carry structure with
+      one more axis, of size ``arity``, before each leaf's feature axis (child k's carry
+      at index k, missing children at ``initial_carry``); x (*batch, D).
+    ``arity``: K, the most children a node has.
+
+    ``jaxnets.rnn.recursive`` runs one over batches of trees.
+    """
+
+    init: Callable[..., Any]
+    initial_carry: Callable[..., Any]
+    step: Callable[..., Any]
+    arity: int

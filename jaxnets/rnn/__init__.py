@@ -1,4 +1,5 @@
-"""Running cells over sequences: unroll, recurrent and bidirectional layers, deep stacks."""
+"""Running cells over sequences (unroll, recurrent and bidirectional layers, deep stacks)
+and tree cells over trees (recursive)."""
 
 from ._attention import SCORES as SCORES
 from ._attention import attend as attend
@@ -14,6 +15,9 @@ from ._readout import READOUTS as READOUTS
 from ._readout import readout as readout
 from ._stacked import stacked_cell as stacked_cell
 from ._stacked import stacked_rnn as stacked_rnn
+from ._tree import check_children as check_children
+from ._tree import recursive as recursive
+from ._tree import tree_heights as tree_heights
 from ._unroll import unroll as unroll
 
 __all__ = [
@@ -23,13 +27,16 @@ __all__ = [
     "attention",
     "attention_params",
     "bidirectional",
+    "check_children",
     "check_kernel",
     "check_score",
     "readout",
     "recurrent",
+    "recursive",
     "reverse_valid",
     "stacked_cell",
     "stacked_rnn",
     "step_mask",
+    "tree_heights",
     "unroll",
 ]

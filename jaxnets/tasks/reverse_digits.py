@@ -30,15 +30,33 @@ def data(*, seed: int = 0, length: int = 10, n_train: int = 10000, n_test: int =
     }  # fmt: skip
 
 
-def model(cell=None, *, num_layers: int = 1, bidirectional: bool = False, attention: bool = True):
-    """A GRU(64) encoder-decoder with attention by default; decode with ``model.decode``."""
-    if num_layers != 1 or bidirectional:
-        raise ValueError(
-            "reverse_digits.model: the encoder-decoder has one layer each way; got "
-            f"num_layers={num_layers}, bidirectional={bidirectional}."
-        )
+def model(
+    cell=None,
+    *,
+    num_layers: int = 1,
+    bidirectional: bool = False,
+    attention: bool | str = True,
+    input_feeding: bool = False,
+    decoder=None,
+):
+    """A GRU(64) encoder-decoder with attention by default; decode with ``model.decode``.
+
+    ``cell`` encodes and, unless ``decoder`` is given, decodes. A ``bidirectional``
+    encoder hands the decoder its two directions' carries side by side, so it needs a
+    ``decoder`` cell of twice ``cell``'s size.
+    """
     cell = cell or gru(64)
-    return seq2seq(cell, cell, 10, 12, bos_id=BOS, eos_id=EOS, attention=attention)
+    if bidirectional and decoder is None:
+        raise ValueError(
+            "reverse_digits.model: a bidirectional encoder needs a `decoder` cell of twice "
+            "the encoder cell's size (its carry is both directions' side by side); got "
+            "decoder=None."
+        )
+    return seq2seq(
+        cell, decoder or cell, 10, 12, bos_id=BOS, eos_id=EOS, attention=attention,
+        attention_units=64 if attention == "additive" else None, num_layers=num_layers,
+        bidirectional=bidirectional, input_feeding=input_feeding,
+    )  # fmt: skip
 
 
 task = Task(
