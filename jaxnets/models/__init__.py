@@ -19,6 +19,7 @@ from ._seq2seq import Seq2Seq as Seq2Seq
 from ._seq2seq import seq2seq as seq2seq
 from ._sequence import many_to_many as many_to_many
 from ._sequence import many_to_one as many_to_one
+from ._tree import tree_classifier as tree_classifier
 
 MODELS = {"mlp": mlp_classifier, "lenet5": lenet5, "keras_convnet": keras_convnet}
 
@@ -39,4 +40,5 @@ __all__ = [
     "mlp_classifier",
     "one_to_many",
     "seq2seq",
+    "tree_classifier",
 ]

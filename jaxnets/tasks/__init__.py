@@ -6,11 +6,15 @@ of variable-length sequences (``licence_sentences``) also give ``lengths`` and
 instead. ``digits`` and ``fashion_mnist`` are images: feed-forward models read them
 whole, a cell row by row.
 
+``arithmetic_trees`` (expressions to evaluate) gives trees for recursive networks and
+the same tokens as sequences, not a ``Task``.
+
 ``TASKS`` is the one registry of built-in tasks that the sweeps, their reports and the
 tests read: a new task is a module with a ``task`` and one line here.
 """
 
 from . import adding as adding
+from . import arithmetic_trees as arithmetic_trees
 from . import char_lm as char_lm
 from . import copy_memory as copy_memory
 from . import digits as digits
@@ -42,6 +46,7 @@ __all__ = [
     "TASKS",
     "Task",
     "adding",
+    "arithmetic_trees",
     "char_lm",
     "copy_memory",
     "digits",
