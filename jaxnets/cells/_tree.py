@@ -88,9 +88,10 @@ def tree_lstm(
 
     N-ary (default; the children's order matters), for children k = 1..K:
 
-      [i, o, u] = [sigmoid, sigmoid, tanh](x w_x + sum_k h_k u_h[k] + b)
-      f_k       = sigmoid(x w_f + sum_l h_l u_f[l, k] + b_f)
-      c = i * u + sum_k f_k * c_k,      h = o * tanh(c)
+      z   = x w_x + sum_k h_k u_h[k] + b,  split into (z_i, z_o, z_u)
+      i   = sigmoid(z_i),  o = sigmoid(z_o),  u = tanh(z_u)
+      f_k = sigmoid(x w_f + sum_l h_l u_f[l, k] + b_f)
+      c   = i * u + sum_k f_k * c_k,  h = o * tanh(c)
 
     ``child_sum`` (any number of children up to K, order ignored): the gates read
     h~ = sum_k h_k through one ``u_h`` (H, 3H), and f_k = sigmoid(x w_f + h_k u_f + b_f)

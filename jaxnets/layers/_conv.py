@@ -303,9 +303,16 @@ def conv_transpose1d(
         output, at most d * (K - 1) on each side.
       output_padding: added at the high end, smaller than s or d (PyTorch's rule): it
         picks one of the input widths that a stride-s ``conv1d`` maps to W.
-      dilation, groups, activation, use_bias, w_init, b_init, dtype, param_dtype,
-        precision: as for ``conv1d``; ``w`` is (K, C / G, F). PyTorch's weight
-        (C, F / G, K) is ``w`` with its axes reordered, per group.
+      dilation: as for ``conv1d``.
+      groups: as for ``conv1d``; ``w`` is (K, C / G, F). PyTorch's weight (C, F / G, K)
+        is ``w`` with its axes reordered, per group.
+      activation: as for ``conv1d``.
+      use_bias: as for ``conv1d``.
+      w_init: as for ``conv1d``.
+      b_init: as for ``conv1d``.
+      dtype: as for ``conv1d``.
+      param_dtype: as for ``conv1d``.
+      precision: as for ``conv1d``.
 
     Returns:
       A Layer mapping (B, W, C) to (B, W', F). Params: ``w`` (K, C / G, F), ``b`` (F,).

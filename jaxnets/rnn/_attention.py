@@ -91,7 +91,9 @@ def attention(
         score) or ``"additive"`` (Bahdanau's, with ``units`` hidden units).
       units: U, the additive score's hidden size.
       return_weights: also return the weights: ``y = (context, weights)``.
-      dtype, param_dtype, precision: the precision policy, as for ``dense``.
+      dtype: the compute dtype, as for ``dense``.
+      param_dtype: the params' dtype, as for ``dense``.
+      precision: matmul precision, as for ``dense``.
 
     Returns:
       A Layer mapping ``(query, memory)`` to the context (B, Tq, M), or to

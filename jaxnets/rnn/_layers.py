@@ -44,18 +44,6 @@ def _split_learned(params, carry, batch_shape, learn_initial_state):
     return params["cell"], carry
 
 
-_REGULARIZATION_DOC = """
-    Regularization, in training (``train=True``, with ``key``), for any cell:
-    ``dropout`` drops input features and ``recurrent_dropout`` the fed-back state (a
-    carry's ``h``, else every floating carry leaf) with one mask per sequence, the same
-    units at every step (variational dropout, Gal & Ghahramani 2016); ``zoneout`` keeps
-    each state unit's previous value with that chance at each step (Krueger et al.
-    2016), and in evaluation blends the two by it. ``learn_initial_state``: the initial
-    carry is a learned param (zeros at init) instead of zeros; params are then
-    ``{"cell": ..., "initial_carry": ...}``. Regularized cells run the plain scan.
-"""
-
-
 def _sequence_shape(where, input_shape):
     shape = check_input_shape(f"{where}.init", input_shape)
     if len(shape) != 2:
@@ -78,8 +66,7 @@ def recurrent(
     learn_initial_state: bool = False,
     name: str = "rnn",
 ) -> Layer:
-    (
-        """A cell run over a sequence, as a Layer (Keras's ``RNN``).
+    """A cell run over a sequence, as a Layer (Keras's ``RNN``).
 
     ``apply(params, state, x, *, key=None, train=False, lengths=None, carry=None)``
     maps x (B, T, D) to ys (B, T, O), or with ``return_sequences=False`` to the
@@ -88,9 +75,16 @@ def recurrent(
     ``carry``, like ``unroll``, ``remat`` and ``impl``, are passed to
     ``jaxnets.rnn.unroll``.
     Params are the cell's.
+
+    Regularization, in training (``train=True``, with ``key``), for any cell:
+    ``dropout`` drops input features and ``recurrent_dropout`` the fed-back state (a
+    carry's ``h``, else every floating carry leaf) with one mask per sequence, the same
+    units at every step (variational dropout, Gal & Ghahramani 2016); ``zoneout`` keeps
+    each state unit's previous value with that chance at each step (Krueger et al.
+    2016), and in evaluation blends the two by it. ``learn_initial_state``: the initial
+    carry is a learned param (zeros at init) instead of zeros; params are then
+    ``{"cell": ..., "initial_carry": ...}``. Regularized cells run the plain scan.
     """
-        + _REGULARIZATION_DOC
-    )
     _check_cell(name, cell, impl)
     reg = check_regularization(
         name, dropout=dropout, recurrent_dropout=recurrent_dropout, zoneout=zoneout
