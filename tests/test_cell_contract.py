@@ -8,7 +8,7 @@ import pytest
 from jax.test_util import check_grads
 
 from jaxnets.cells import CELLS as REGISTERED
-from jaxnets.cells import clockwork, elman, gru, jordan, lru, lstm
+from jaxnets.cells import clockwork, conv_lstm, elman, gru, jordan, lru, lstm
 from jaxnets.core import weight_norm
 from jaxnets.rnn import unroll
 
@@ -28,6 +28,9 @@ CELLS = {
     "clockwork_two_modules": lambda: clockwork(H, num_modules=2),
     "lru_ring": lambda: lru(H, r_min=0.9, r_max=0.999, max_phase=0.5),
     "lstm_weight_norm": lambda: weight_norm(lstm(H, proj_size=3)),
+    # A 1x3 image of one channel per step: D = 3.
+    "conv_lstm": lambda: conv_lstm(H, 3, (1, 3)),
+    "conv_lstm_no_peephole": lambda: conv_lstm(H, (1, 3), (1, 3), peephole=False),
     "gru_weight_norm_recurrent": lambda: weight_norm(gru(H), names="w_h"),
 }
 

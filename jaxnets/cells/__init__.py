@@ -18,6 +18,7 @@ and the benchmarks read it, so a new cell joins all of them with one line here.
 
 from ._clockwork import ClockworkCarry as ClockworkCarry
 from ._clockwork import clockwork as clockwork
+from ._conv_lstm import conv_lstm as conv_lstm
 from ._elman import elman as elman
 from ._gru import gru as gru
 from ._hopfield import hopfield_energy as hopfield_energy
@@ -58,6 +59,7 @@ __all__ = [
     "LSTMCarry",
     "LinearRecurrence",
     "clockwork",
+    "conv_lstm",
     "diagonal_rnn",
     "elman",
     "gru",
