@@ -117,6 +117,7 @@ def test_every_task_builds_its_default_model():
             "adding": (100, 2), "copy_memory": (70, 10), "digits_rows": (8, 8),
             "mnist1d": (40, 1), "reverse_digits": ((10,), (11,)), "waveform": (0,),
             "licence_sentences": (64,), "digits": (28, 28, 1), "fashion_mnist": (28, 28, 1),
+            "moving_digits": (9, 256),
         }[name]  # fmt: skip
         _out_shape, params, _ = model.init(jax.random.key(0), data_shape)
         assert jax.tree.leaves(params), name

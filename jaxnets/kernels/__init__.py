@@ -25,6 +25,8 @@ On NVIDIA GPUs, in float32:
   lstm_cudnn    ``jaxnets.cells.lstm`` without peepholes or projection: one cuDNN call
                 (``jax.experimental.rnn``) for the whole sequence, forward and backward
 Elsewhere (other GPU cells, convolutions, TPUs) XLA's own code runs.
+``convolve`` is every convolution's entry point (the conv layers', ``conv_lstm``'s):
+``conv_patches`` where it applies, else ``lax.conv_general_dilated``.
 The cell kernels mask padded steps (``lengths``) and run under ``remat``. One more is a
 parallel form rather than a faster copy, chosen only by ``unroll="associative"``, on
 every backend and float dtype:
@@ -35,6 +37,7 @@ every backend and float dtype:
 
 from ._associative import associative_scan, associative_supports
 from ._conv import MIN_PATCH, conv_patches, conv_patches_supports
+from ._convolve import convolve as convolve
 from ._cudnn import cudnn_weights, lstm_cudnn
 from ._cudnn import reference_call as cudnn_reference_call
 from ._fused import elman, elman_supports, gru, gru_supports
@@ -141,6 +144,7 @@ __all__ = [
     "Kernel",
     "check_impl",
     "choose",
+    "convolve",
     "cudnn_reference_call",
     "cudnn_weights",
     "lstm_cudnn",

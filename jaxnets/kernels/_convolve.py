@@ -4,7 +4,7 @@ import math
 
 from jax import lax
 
-from jaxnets.kernels import choose
+from ._registry import choose
 
 _LAYOUTS = {1: ("NWC", "WIO", "NWC"), 2: ("NHWC", "HWIO", "NHWC")}
 

@@ -15,9 +15,8 @@ from jaxnets.core import (
     policy_layer,
     precision_policy,
 )
-from jaxnets.kernels import check_impl
+from jaxnets.kernels import check_impl, convolve
 
-from ._conv_ops import convolve
 from ._window import check_window, explicit_pads, padding_pairs
 
 

@@ -7,7 +7,8 @@ instead. ``digits`` and ``fashion_mnist`` are images: feed-forward models read t
 whole, a cell row by row.
 
 ``arithmetic_trees`` (expressions to evaluate) gives trees for recursive networks and
-the same tokens as sequences, not a ``Task``.
+the same tokens as sequences, is not a ``Task``. ``moving_digits`` forecasts frames
+(flattened images, for ``conv_lstm``).
 
 ``TASKS`` is the one registry of built-in tasks that the sweeps, their reports and the
 tests read: a new task is a module with a ``task`` and one line here.
@@ -22,6 +23,7 @@ from . import digits_rows as digits_rows
 from . import fashion_mnist as fashion_mnist
 from . import licence_sentences as licence_sentences
 from . import mnist1d as mnist1d
+from . import moving_digits as moving_digits
 from . import reverse_digits as reverse_digits
 from . import waveform as waveform
 from ._task import Task as Task
@@ -37,6 +39,7 @@ TASKS = {
         fashion_mnist,
         licence_sentences,
         mnist1d,
+        moving_digits,
         reverse_digits,
         waveform,
     )
@@ -54,6 +57,7 @@ __all__ = [
     "fashion_mnist",
     "licence_sentences",
     "mnist1d",
+    "moving_digits",
     "reverse_digits",
     "rnn_classifier",
     "waveform",
