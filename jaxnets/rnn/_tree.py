@@ -1,5 +1,7 @@
 """Recursive networks over batches of trees: level by level, no Python recursion."""
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -96,15 +98,13 @@ def recursive(
             )
         params = cell.init(key, input_shape[-1])
         children = jnp.full((1, input_shape[0], cell.arity), -1, jnp.int32)
-        return output_shape(partial_apply(children), params, {}, input_shape), params, {}
-
-    def partial_apply(children):
-        return lambda params, state, x: apply(params, state, x, children=children)
+        shape = output_shape(partial(apply, children=children), params, {}, input_shape)
+        return shape, params, {}
 
     def apply(params, state, x, *, children, lengths=None, key=None, train=False):
         check_shape(f"{name}.apply", "x", x, (None, None, None))
         batch, num_nodes, _ = x.shape
-        children = jnp.asarray(children) if not isinstance(children, jax.Array) else children
+        children = jnp.asarray(children)
         if lengths is not None:
             lengths = check_lengths(f"{name}.apply", lengths, (batch,), num_nodes)
         check_children(f"{name}.apply", children, num_nodes, cell.arity, lengths)
