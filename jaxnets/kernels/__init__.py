@@ -9,7 +9,14 @@ kernel's name forces it (a ``ValueError`` naming the kernel and what it supports
 does not apply). ``jaxnets.rnn.check_kernel`` is the suite that proves a cell kernel
 equal to its cell; ``tests/test_kernels.py`` runs it on every registered kernel.
 
-Registered here, all for CPU in float32, float64, bfloat16 and float16, where ``python
+First, on CPU in float32, where the optional oneDNN extension is installed (``pip install
+"jaxnets[onednn]"``; ``onednn_available()`` says why not where it is not):
+
+  lstm_onednn   ``jaxnets.cells.lstm`` without peepholes, projection or layer norm: oneDNN's
+                LSTM primitives forward and backward (torch.nn.LSTM's CPU kernel) through
+                ``jax.ffi``; padded batches (``lengths``) go to ``lstm_blocks``
+
+Then, for CPU in float32, float64, bfloat16 and float16, where ``python
 benchmarks/kernels.py [--dtype bfloat16]`` measured them to win (train step against the
 reference, on this project's 2-core CPU; each ``KERNELS[name].run`` docstring has the
 float32 figures, ``benchmarks/README.md`` the 16-bit ones: 1.3-5x in train steps, the
@@ -42,6 +49,8 @@ from ._cudnn import cudnn_weights, lstm_cudnn
 from ._cudnn import reference_call as cudnn_reference_call
 from ._fused import elman, elman_supports, gru, gru_supports
 from ._lstm import lstm, lstm_supports
+from ._onednn_lstm import available as onednn_available
+from ._onednn_lstm import lstm as lstm_onednn
 from ._pool import tiled_pool, tiled_pool_supports
 from ._registry import IMPLS as IMPLS
 from ._registry import KERNELS as KERNELS
@@ -53,6 +62,22 @@ from ._registry import register as register
 _CPU = ("cpu",)
 _FLOATS = ("float32", "float64", "bfloat16", "float16")
 
+
+def _onednn_supports(options):
+    return lstm_supports(options) or onednn_available()
+
+
+register(
+    Kernel(
+        "lstm_onednn",
+        "lstm",
+        lstm_onednn,
+        _CPU,
+        ("float32",),
+        supports="no peephole, no proj_size, no layer_norm; with jaxnets[onednn] installed",
+        check=_onednn_supports,
+    )
+)
 register(
     Kernel(
         "lstm_blocks",
@@ -148,5 +173,6 @@ __all__ = [
     "cudnn_reference_call",
     "cudnn_weights",
     "lstm_cudnn",
+    "onednn_available",
     "register",
 ]

@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxnets.core import Cell, float_dtype
+from jaxnets.kernels import KERNELS
 
 from ._unroll import unroll
 
@@ -31,10 +32,14 @@ def check_kernel(
     at the largest T. Params are the cell's init plus noise, so that every term of the
     equations matters; inputs and the initial carry are random.
 
+    A kernel registered without ``lengths`` (one that leaves padded batches to others) is
+    checked without them, and must refuse them with a ``ValueError``.
+
     Returns the number of cases checked; raises ``AssertionError`` naming the first case
     and value that differ beyond ``rtol``/``atol``, and ``ValueError`` (from ``unroll``)
     when the kernel does not apply to the cell.
     """
+    padding = (False, True) if impl not in KERNELS or KERNELS[impl].lengths else (False,)
     rng = np.random.default_rng(seed)
     params = cell.init(jax.random.key(seed), input_size)
     dtype = float_dtype(params)
@@ -44,8 +49,8 @@ def check_kernel(
         (num_steps, reverse, padded, None)
         for num_steps in steps
         for reverse in (False, True)
-        for padded in (False, True)
-    ] + [(longest, reverse, True, remat) for reverse in (False, True)]
+        for padded in padding
+    ] + [(longest, reverse, padding[-1], remat) for reverse in (False, True)]
     for num_steps, reverse, padded, blocks in cases:
         xs = _noise(rng, (batch_size, num_steps, input_size), dtype, 1.0)
         carry = jax.tree.map(
@@ -64,6 +69,14 @@ def check_kernel(
                 err_msg=f"check_kernel: kernel {impl!r} differs from the reference at {case}: "
                 f"{'(value, (d params, d xs, d carry))'}{jax.tree_util.keystr(path)}",
             )  # fmt: skip
+    if padding == (False,):
+        xs = _noise(rng, (batch_size, longest, input_size), dtype, 1.0)
+        try:
+            unroll(cell, params, xs, lengths=_lengths(longest, batch_size), impl=impl)
+        except ValueError:
+            pass
+        else:
+            raise AssertionError(f"check_kernel: kernel {impl!r} took lengths it is not for")
     return len(cases)
 
 
