@@ -1,16 +1,20 @@
 """jaxnets against PyTorch and flax linen: RNN and convnet train and inference steps.
 
     python benchmarks/peers.py [--sizes big,small] [--models elman,gru,lstm,convnet]
-        [--runs 10] [--rounds 3] [--devices N] [--before GIT_REV]
+        [--runs 10] [--rounds 3] [--devices 1,2] [--before GIT_REV]
 
 Train step: forward, backward and an Adam update; inference: the forward pass alone.
+jaxnets runs in worker processes, one per count in ``--devices`` (JAX CPU devices, set
+before JAX starts; "jaxnets, 1 device" is what a researcher gets by calling ``unroll``
+in their own ``jit``, "jaxnets, 2 devices" what ``train_step``'s data parallelism adds),
+so that its oneDNN kernel's OpenMP runtime never shares a process with torch's.
 "jaxnets, reference" is the same RNN run by ``impl="reference"``: JAX differentiates
 the plain ``lax.scan`` over the cell's step instead of running the registered kernel.
 "jaxnets, lengths" feeds a padded batch (lengths drawn from [T/2, T], fixed seed) to the
 same train step, with the kernel (which masks padded steps itself) and, as
 "jaxnets, lengths, reference", without. ``--before REV`` also times jaxnets as it was
 at git revision REV (its package extracted to a temporary directory and run in a worker
-process), round by round with the others: "jaxnets @REV".
+process, on the first device count), round by round with the others: "jaxnets @REV".
 RNNs read (B, T, D) and the loss is the mean squared output of every step; the Keras
 MNIST convnet reads a batch of 64 28x28x1 images with softmax cross-entropy. Sizes:
 big = B 32, T 200, D 128, H 256; small = B 16, T 100, D 32, H 64. Each contender is
@@ -115,46 +119,59 @@ def jaxnets_steps(model, size, *, impl=None, lengths=False):
     return train_call, lambda: jax.block_until_ready(infer(params, x)), _no_setup
 
 
-class Before:
-    """jaxnets at an older git revision, timed in a worker process on request: the
-    contender's name maps to a stand-in whose calls the worker times, round by round."""
+class Worker:
+    """jaxnets timed in a worker process with its own number of JAX CPU devices (set
+    before JAX starts), and optionally jaxnets as it was at git revision ``rev``. jaxnets
+    runs only in workers: its oneDNN kernel loads a second OpenMP runtime, which slows
+    torch's own oneDNN LSTM in a shared process (measured: ~2x)."""
 
-    def __init__(self, rev, args):
+    def __init__(self, devices, runs, rev=None):
         import subprocess
         import tempfile
 
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        self.where = tempfile.mkdtemp(prefix="jaxnets-before-")
-        archive = subprocess.run(
-            ["git", "-C", root, "archive", rev, "jaxnets"], check=True, capture_output=True
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", self.where], input=archive, check=True)
-        env = {**os.environ, "PYTHONPATH": self.where}
+        env = dict(os.environ)
+        self.where = None
+        if rev:
+            root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+            self.where = tempfile.mkdtemp(prefix="jaxnets-before-")
+            archive = subprocess.run(
+                ["git", "-C", root, "archive", rev, "jaxnets"], check=True, capture_output=True
+            ).stdout
+            subprocess.run(["tar", "-x", "-C", self.where], input=archive, check=True)
+            env["PYTHONPATH"] = self.where
         command = [sys.executable, os.path.abspath(__file__), "--worker", "--runs",
-                   str(args.runs), "--devices", str(args.devices)]  # fmt: skip
+                   str(runs), "--devices", str(devices)]  # fmt: skip
         self.worker = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
         )
-        self.label = f"jaxnets @{rev}"
         where = self.worker.stdout.readline().strip()
-        assert where.startswith(self.where), f"the worker imported jaxnets from {where}"
+        assert self.where is None or where.startswith(self.where), (
+            f"the worker imported jaxnets from {where}"
+        )
 
-    def time(self, model, size):
-        self.worker.stdin.write(json.dumps([model, size]) + "\n")
-        self.worker.stdin.flush()
-        return tuple(json.loads(self.worker.stdout.readline()))
+    def contender(self, model, size, impl=None, lengths=False):
+        """A contender for ``_in_rounds``: a call that returns (train s, inference s)."""
+
+        def time():
+            self.worker.stdin.write(json.dumps([model, size, impl, lengths]) + "\n")
+            self.worker.stdin.flush()
+            return tuple(json.loads(self.worker.stdout.readline()))
+
+        return time
 
 
 def worker(runs):
-    """Serve timing requests (model, size) on stdin: jaxnets as this process imports it."""
+    """Serve timing requests (model, size, impl, lengths) on stdin: jaxnets as this
+    process imports it."""
     import jaxnets
 
     print(os.path.dirname(jaxnets.__file__), flush=True)
     built = {}
     for line in sys.stdin:
-        key = tuple(json.loads(line))
+        model, size, impl, lengths = json.loads(line)
+        key = (model, size, impl, lengths)
         if key not in built:
-            built[key] = jaxnets_steps(*key)
+            built[key] = jaxnets_steps(model, size, impl=impl, lengths=lengths)
         train, infer, _ = built[key]
         print(json.dumps([timed(train, runs), timed(infer, runs)]), flush=True)
 
@@ -283,26 +300,30 @@ def main():
     parser.add_argument("--models", default="elman,gru,lstm,convnet")
     parser.add_argument("--runs", type=int, default=10, help="calls per timed block")
     parser.add_argument("--rounds", type=int, default=3, help="blocks per contender")
-    parser.add_argument("--devices", type=int, default=1, help="CPU devices for JAX")
+    parser.add_argument(
+        "--devices", default="1,2", help="JAX CPU device counts, each in its own worker"
+    )
     parser.add_argument("--before", help="also time jaxnets at this git revision")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.devices > 1:  # must happen before JAX starts
-        os.environ["XLA_FLAGS"] = (
-            os.environ.get("XLA_FLAGS", "")
-            + f" --xla_force_host_platform_device_count={args.devices}"
-        )
     if args.worker:
+        if int(args.devices) > 1:  # must happen before JAX starts
+            os.environ["XLA_FLAGS"] = (
+                os.environ.get("XLA_FLAGS", "")
+                + f" --xla_force_host_platform_device_count={args.devices}"
+            )
         return worker(args.runs)
     import jax
     import torch
 
-    before = Before(args.before, args) if args.before else None
+    devices = [int(n) for n in args.devices.split(",")]
+    workers = {n: Worker(n, args.runs) for n in devices}
+    before = Worker(devices[0], args.runs, args.before) if args.before else None
     peak = matmul_gflops()
     device = jax.devices()[0]
-    print(f"jax {jax.__version__} on {device.platform} ({device.device_kind}, "
-          f"{jax.device_count()} device(s)), torch {torch.__version__}; "
-          f"float32 matmul 2048^2: {peak:.0f} GFLOP/s")  # fmt: skip
+    print(f"jax {jax.__version__} on {device.platform} ({device.device_kind}), "
+          f"torch {torch.__version__}; float32 matmul 2048^2: {peak:.0f} GFLOP/s; "
+          f"jaxnets on {' and '.join(map(str, devices))} JAX CPU device(s)")  # fmt: skip
     print("| model | size | impl | train ms | x fastest | inference ms | x fastest | "
           "train GFLOP/s (of peak) |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|")
@@ -310,27 +331,21 @@ def main():
         for size in ["-"] if model == "convnet" else args.sizes.split(","):
             threads = torch_threads(model, size, args.runs)
             rnn = model in GATES
-            contenders = {
-                "jaxnets": jaxnets_steps(model, size),
-                **(
-                    {"jaxnets @" + args.before: lambda m=model, s=size: before.time(m, s)}
-                    if before
-                    else {}
-                ),
-                **(
-                    {
-                        "jaxnets, reference": jaxnets_steps(model, size, impl="reference"),
-                        "jaxnets, lengths": jaxnets_steps(model, size, lengths=True),
-                        "jaxnets, lengths, reference": jaxnets_steps(
-                            model, size, impl="reference", lengths=True
-                        ),
-                    }
-                    if rnn
-                    else {}
-                ),
-                f"torch ({threads} thr)": torch_steps(model, size, threads),
-                "flax linen": flax_steps(model, size),
-            }
+            first = f"{devices[0]} device{'s' if devices[0] > 1 else ''}"
+            contenders = {}
+            for n, w in workers.items():
+                contenders[f"jaxnets, {n} device{'s' if n > 1 else ''}"] = w.contender(model, size)
+            if before:
+                contenders[f"jaxnets @{args.before}, {first}"] = before.contender(model, size)
+            if rnn:
+                one = workers[devices[0]]
+                contenders[f"jaxnets, reference, {first}"] = one.contender(model, size, "reference")
+                contenders[f"jaxnets, lengths, {first}"] = one.contender(model, size, None, True)
+                contenders[f"jaxnets, lengths, reference, {first}"] = one.contender(
+                    model, size, "reference", True
+                )
+            contenders[f"torch ({threads} thr)"] = torch_steps(model, size, threads)
+            contenders["flax linen"] = flax_steps(model, size)
             timings = _in_rounds(contenders, args.runs, args.rounds)
             fastest_train = min(t[0] for t in timings.values())
             fastest_infer = min(t[1] for t in timings.values())

@@ -18,6 +18,7 @@ import importlib.metadata
 import math
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -59,7 +60,7 @@ def _load():
     except OSError as error:
         return None, f"its libraries do not load ({error})"
     handlers.jaxnets_lstm_workspace_bytes.restype = ctypes.c_int64
-    handlers.jaxnets_lstm_workspace_bytes.argtypes = [ctypes.c_int64] * 5
+    handlers.jaxnets_lstm_workspace_bytes.argtypes = [ctypes.c_int64] * 5 + [ctypes.c_bool] * 2
     for target, symbol in _TARGETS.items():
         jax.ffi.register_ffi_target(target, jax.ffi.pycapsule(getattr(handlers, symbol)), "cpu")
     return handlers, None
@@ -68,6 +69,16 @@ def _load():
 def available() -> str | None:
     """``None`` when the oneDNN LSTM can run here, else why not."""
     return _load()[1]
+
+
+class Layout(NamedTuple):
+    """How a call runs: ``slices`` of the batch on threads; the sequence from its last
+    step to its first when ``reverse`` (hs stay in input order, as ``unroll`` returns
+    them); xs and hs (N, T, C) when ``batch_major``, else (T, N, C)."""
+
+    slices: int
+    reverse: bool = False
+    batch_major: bool = False
 
 
 def _slices() -> int:
@@ -89,59 +100,61 @@ def lstm(params, carry, xs, *, mask, reverse, unroll, options):
     steps, *batch, features = xs.shape
     rows = math.prod(batch)
     hidden = carry.h.shape[-1]
-    flat = xs.reshape(steps, rows, features)
-    if reverse:
-        flat = flat[::-1]
+    # oneDNN reads the batch-major array through strides: these transposes cancel
+    # unroll's own (B, T, D) <-> (T, B, D) ones inside XLA, so no copy is made.
     hs, h, c = _lstm(
         params["w_x"],
         params["w_h"],
         params["b"],
         carry.h.reshape(rows, hidden),
         carry.c.reshape(rows, hidden),
-        flat,
-        _slices(),
+        xs.reshape(steps, rows, features).transpose(1, 0, 2),
+        Layout(_slices(), reverse, batch_major=True),
     )
-    if reverse:
-        hs = hs[::-1]
     shape = (*batch, hidden)
-    return type(carry)(h.reshape(shape), c.reshape(shape)), hs.reshape(steps, *shape)
+    hs = hs.transpose(1, 0, 2).reshape(steps, *shape)
+    return type(carry)(h.reshape(shape), c.reshape(shape)), hs
 
 
 def _outputs(xs, h0):
-    steps, rows, _ = xs.shape
     hidden = h0.shape[-1]
     return (
-        jax.ShapeDtypeStruct((steps, rows, hidden), xs.dtype),
-        jax.ShapeDtypeStruct((rows, hidden), xs.dtype),
-        jax.ShapeDtypeStruct((rows, hidden), xs.dtype),
+        jax.ShapeDtypeStruct((*xs.shape[:2], hidden), xs.dtype),
+        jax.ShapeDtypeStruct(h0.shape, xs.dtype),
+        jax.ShapeDtypeStruct(h0.shape, xs.dtype),
     )
 
 
-def _call(target, outputs, *args, slices):
+def _call(target, outputs, *args, layout):
     return jax.ffi.ffi_call(target, outputs, vmap_method="sequential")(
-        *args, parts=np.int64(slices)
+        *args,
+        parts=np.int64(layout.slices),
+        reverse=bool(layout.reverse),
+        batch_major=bool(layout.batch_major),
     )
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(6,))
-def _lstm(w_x, w_h, b, h0, c0, xs, slices):
-    return _call("jaxnets_lstm_infer", _outputs(xs, h0), xs, h0, c0, w_x, w_h, b, slices=slices)
+def _lstm(w_x, w_h, b, h0, c0, xs, layout):
+    return _call("jaxnets_lstm_infer", _outputs(xs, h0), xs, h0, c0, w_x, w_h, b, layout=layout)
 
 
-def _lstm_fwd(w_x, w_h, b, h0, c0, xs, slices):
-    steps, rows, features = xs.shape
-    size = _load()[0].jaxnets_lstm_workspace_bytes(steps, rows, features, h0.shape[-1], slices)
+def _lstm_fwd(w_x, w_h, b, h0, c0, xs, layout):
+    rows, hidden = h0.shape
+    steps = xs.shape[1] if layout.batch_major else xs.shape[0]
+    size = _load()[0].jaxnets_lstm_workspace_bytes(
+        steps, rows, xs.shape[-1], hidden, layout.slices, layout.reverse, layout.batch_major
+    )
     if size < 0:
         raise ValueError(f"lstm_onednn: oneDNN has no LSTM for xs of shape {xs.shape}.")
-    workspace = jax.ShapeDtypeStruct((size,), jnp.uint8)
-    outputs = (*_outputs(xs, h0), workspace)
+    outputs = (*_outputs(xs, h0), jax.ShapeDtypeStruct((size,), jnp.uint8))
     hs, h, c, workspace = _call(
-        "jaxnets_lstm_train", outputs, xs, h0, c0, w_x, w_h, b, slices=slices
+        "jaxnets_lstm_train", outputs, xs, h0, c0, w_x, w_h, b, layout=layout
     )
     return (hs, h, c), (w_x, w_h, b, h0, c0, xs, hs, h, c, workspace)
 
 
-def _lstm_bwd(slices, residuals, cotangents):
+def _lstm_bwd(layout, residuals, cotangents):
     w_x, w_h, b, h0, c0, xs, *_ = residuals
     outputs = tuple(jax.ShapeDtypeStruct(a.shape, a.dtype) for a in (xs, h0, c0, w_x, w_h, b))
     dhs, dh, dc = cotangents
@@ -158,7 +171,7 @@ def _lstm_bwd(slices, residuals, cotangents):
         dhs,
         dh,
         dc,
-        slices=slices,
+        layout=layout,
     )
     return dw_x, dw_h, db, dh0, dc0, dxs
 

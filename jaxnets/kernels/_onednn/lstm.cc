@@ -15,7 +15,9 @@
 // primitive crashed inside oneDNN 2023.2.
 #include <algorithm>
 #include <cstdint>
+#include <condition_variable>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -53,17 +55,35 @@ dnnl::engine& Engine() {
 
 enum class Kind { kInfer, kTrain, kBackward };
 
-// One batch slice of rows [offset, offset + n) of N.
+// A slice of n rows of a batch of N: T steps of D inputs, H units, run from the last
+// step to the first when `reverse`; sequences are (T, N, C), or (N, T, C) when
+// `batch_major`.
 struct Shape {
   int64_t t, batch, n, d, h;
+  bool reverse, batch_major;
+  Shape Slice(int64_t rows) const {
+    Shape slice = *this;
+    slice.n = rows;
+    return slice;
+  }
   bool operator<(const Shape& o) const {
-    return std::tie(t, batch, n, d, h) < std::tie(o.t, o.batch, o.n, o.d, o.h);
+    return std::tie(t, batch, n, d, h, reverse, batch_major) <
+           std::tie(o.t, o.batch, o.n, o.d, o.h, o.reverse, o.batch_major);
   }
 };
 
-// A slice of a (T, N, C) sequence or an (N, C) carry, seen in place through strides.
+// A slice of a sequence or an (N, C) carry, seen in place through strides.
 memory::desc Sequence(const Shape& s, int64_t c) {
-  return memory::desc(Dims{s.t, s.n, c}, kF32, Dims{s.batch * c, c, 1});
+  Dims strides = s.batch_major ? Dims{c, s.t * c, 1} : Dims{s.batch * c, c, 1};
+  return memory::desc(Dims{s.t, s.n, c}, kF32, strides);
+}
+// Where the slice starting at row `offset` begins in a sequence of c features.
+int64_t SequenceOffset(const Shape& s, int64_t offset, int64_t c) {
+  return s.batch_major ? offset * s.t * c : offset * c;
+}
+dnnl::rnn_direction Direction(const Shape& s) {
+  return s.reverse ? dnnl::rnn_direction::unidirectional_right2left
+                   : dnnl::rnn_direction::unidirectional_left2right;
 }
 memory::desc Carry(const Shape& s) {
   return memory::desc(Dims{1, 1, s.n, s.h}, kF32, Dims{s.batch * s.h, s.batch * s.h, s.h, 1});
@@ -82,7 +102,7 @@ dnnl::primitive_attr UserScratchpad() {
 dnnl::lstm_forward::primitive_desc ForwardDesc(const Shape& s, bool train) {
   return dnnl::lstm_forward::primitive_desc(
       Engine(), train ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference,
-      dnnl::rnn_direction::unidirectional_left2right, Sequence(s, s.d), Carry(s), Carry(s),
+      Direction(s), Sequence(s, s.d), Carry(s), Carry(s),
       Weights(s.d, s, Tag::any), Weights(s.h, s, Tag::any), Bias(s), Sequence(s, s.h), Carry(s),
       Carry(s), UserScratchpad());
 }
@@ -100,7 +120,7 @@ std::unique_ptr<Entry> MakeEntry(Kind kind, const Shape& s) {
   auto forward = ForwardDesc(s, kind != Kind::kInfer);
   if (kind == Kind::kBackward) {
     dnnl::lstm_backward::primitive_desc pd(
-        Engine(), dnnl::prop_kind::backward, dnnl::rnn_direction::unidirectional_left2right,
+        Engine(), dnnl::prop_kind::backward, Direction(s),
         Sequence(s, s.d), Carry(s), Carry(s), Weights(s.d, s, Tag::any),
         Weights(s.h, s, Tag::any), Bias(s), Sequence(s, s.h), Carry(s), Carry(s),
         Sequence(s, s.d), Carry(s), Carry(s), Weights(s.d, s, Tag::any),
@@ -174,24 +194,90 @@ std::vector<std::pair<int64_t, int64_t>> Slices(int64_t batch, int64_t parts) {
   return slices;
 }
 
-// Runs fn(k, offset, n) for every slice, slice 0 on the calling thread; each thread
-// runs oneDNN single-threaded. The first error wins.
+// A thread kept for running slices: creating one per call costs more than a small
+// call's work (its stack and oneDNN's per-thread buffers are touched afresh each time).
+class Helper {
+ public:
+  Helper() {
+    std::thread([this] {
+      omp_set_num_threads(1);
+      std::unique_lock<std::mutex> lock(mutex_);
+      for (;;) {
+        ready_.wait(lock, [this] { return static_cast<bool>(job_); });
+        lock.unlock();
+        job_();
+        lock.lock();
+        job_ = nullptr;
+        done_.notify_all();
+      }
+    }).detach();
+  }
+  void Start(std::function<void()> job) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    job_ = std::move(job);
+    ready_.notify_all();
+  }
+  void Wait() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_.wait(lock, [this] { return !job_; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable ready_, done_;
+  std::function<void()> job_;
+};
+
+// Idle helpers, shared by calls that run at the same time (one per JAX device); never
+// destroyed, as calls may outlive static teardown.
+class Helpers {
+ public:
+  Helper* Take() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (idle_.empty()) return new Helper();
+    Helper* helper = idle_.back();
+    idle_.pop_back();
+    return helper;
+  }
+  void Give(Helper* helper) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    idle_.push_back(helper);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<Helper*> idle_;
+};
+
+Helpers& TheHelpers() {
+  static Helpers* helpers = new Helpers();
+  return *helpers;
+}
+
+// Runs fn(k, offset, n) for every slice, slice 0 on the calling thread and the others
+// on helpers; oneDNN runs single-threaded on each. The first error wins.
 template <typename Fn>
 std::string OnSlices(int64_t batch, int64_t parts, Fn fn) {
   auto slices = Slices(batch, parts);
   std::vector<std::string> errors(slices.size());
   auto run = [&](size_t k) {
-    omp_set_num_threads(1);
     try {
       fn(k, slices[k].first, slices[k].second);
     } catch (const std::exception& error) {
       errors[k] = error.what();
     }
   };
-  std::vector<std::thread> threads;
-  for (size_t k = 1; k < slices.size(); ++k) threads.emplace_back(run, k);
+  std::vector<Helper*> helpers;
+  for (size_t k = 1; k < slices.size(); ++k) {
+    helpers.push_back(TheHelpers().Take());
+    helpers.back()->Start([&run, k] { run(k); });
+  }
+  omp_set_num_threads(1);
   run(0);
-  for (auto& thread : threads) thread.join();
+  for (Helper* helper : helpers) {
+    helper->Wait();
+    TheHelpers().Give(helper);
+  }
   for (auto& error : errors)
     if (!error.empty()) return error;
   return "";
@@ -229,7 +315,7 @@ int64_t WorkspaceOffset(const std::vector<std::pair<int64_t, int64_t>>& slices, 
                         const Shape& whole) {
   int64_t offset = 0;
   for (size_t j = 0; j < k; ++j)
-    offset += WorkspaceBytes({whole.t, whole.batch, slices[j].second, whole.d, whole.h});
+    offset += WorkspaceBytes(whole.Slice(slices[j].second));
   return offset;
 }
 
@@ -247,18 +333,21 @@ ffi::Error Forward(Seq xs, Mat h0,
                    Mat c0, Mat w_x,
                    Mat w_h, Vec b,
                    ffi::ResultBuffer<ffi::F32, 3> hs, ffi::ResultBuffer<ffi::F32, 2> h_last,
-                   ffi::ResultBuffer<ffi::F32, 2> c_last, int64_t parts, uint8_t* workspace) {
+                   ffi::ResultBuffer<ffi::F32, 2> c_last, int64_t parts, bool reverse,
+                   bool batch_major, uint8_t* workspace) {
   auto dims = xs.dimensions();
-  const Shape whole{dims[0], dims[1], dims[1], dims[2], h0.dimensions()[1]};
+  const int64_t batch = h0.dimensions()[0];
+  const Shape whole{batch_major ? dims[1] : dims[0], batch, batch, dims[2], h0.dimensions()[1],
+                    reverse, batch_major};
   const Kind kind = workspace ? Kind::kTrain : Kind::kInfer;
   auto slices = Slices(whole.batch, parts);
   if (workspace) HugePages(workspace, WorkspaceOffset(slices, slices.size(), whole));
   std::string error = OnSlices(whole.batch, parts, [&](size_t k, int64_t offset, int64_t n) {
-    const Shape s{whole.t, whole.batch, n, whole.d, whole.h};
+    const Shape s = whole.Slice(n);
     auto e = Primitives().Take(kind, s);
     dnnl::stream stream(Engine());
     std::unordered_map<int, memory> args = {
-        {DNNL_ARG_SRC_LAYER, Wrap(Sequence(s, s.d), xs.typed_data() + offset * s.d)},
+        {DNNL_ARG_SRC_LAYER, Wrap(Sequence(s, s.d), xs.typed_data() + SequenceOffset(s, offset, s.d))},
         {DNNL_ARG_SRC_ITER, Wrap(Carry(s), h0.typed_data() + offset * s.h)},
         {DNNL_ARG_SRC_ITER_C, Wrap(Carry(s), c0.typed_data() + offset * s.h)},
         {DNNL_ARG_WEIGHTS_LAYER, Reordered(stream, Weights(s.d, s, Tag::ldigo),
@@ -266,7 +355,7 @@ ffi::Error Forward(Seq xs, Mat h0,
         {DNNL_ARG_WEIGHTS_ITER, Reordered(stream, Weights(s.h, s, Tag::ldigo),
                                           w_h.typed_data(), e->w_h, e->w_h_buffer)},
         {DNNL_ARG_BIAS, Wrap(Bias(s), b.typed_data())},
-        {DNNL_ARG_DST_LAYER, Wrap(Sequence(s, s.h), hs->typed_data() + offset * s.h)},
+        {DNNL_ARG_DST_LAYER, Wrap(Sequence(s, s.h), hs->typed_data() + SequenceOffset(s, offset, s.h))},
         {DNNL_ARG_DST_ITER, Wrap(Carry(s), h_last->typed_data() + offset * s.h)},
         {DNNL_ARG_DST_ITER_C, Wrap(Carry(s), c_last->typed_data() + offset * s.h)},
         {DNNL_ARG_SCRATCHPAD,
@@ -288,8 +377,10 @@ ffi::Error Infer(Seq xs, Mat h0,
                  Mat c0, Mat w_x,
                  Mat w_h, Vec b,
                  ffi::ResultBuffer<ffi::F32, 3> hs, ffi::ResultBuffer<ffi::F32, 2> h_last,
-                 ffi::ResultBuffer<ffi::F32, 2> c_last, int64_t parts) {
-  return Forward(xs, h0, c0, w_x, w_h, b, hs, h_last, c_last, parts, nullptr);
+                 ffi::ResultBuffer<ffi::F32, 2> c_last, int64_t parts, bool reverse,
+                 bool batch_major) {
+  return Forward(xs, h0, c0, w_x, w_h, b, hs, h_last, c_last, parts, reverse, batch_major,
+                 nullptr);
 }
 
 ffi::Error Train(Seq xs, Mat h0,
@@ -297,8 +388,9 @@ ffi::Error Train(Seq xs, Mat h0,
                  Mat w_h, Vec b,
                  ffi::ResultBuffer<ffi::F32, 3> hs, ffi::ResultBuffer<ffi::F32, 2> h_last,
                  ffi::ResultBuffer<ffi::F32, 2> c_last, ffi::ResultBuffer<ffi::U8, 1> workspace,
-                 int64_t parts) {
-  return Forward(xs, h0, c0, w_x, w_h, b, hs, h_last, c_last, parts, workspace->typed_data());
+                 int64_t parts, bool reverse, bool batch_major) {
+  return Forward(xs, h0, c0, w_x, w_h, b, hs, h_last, c_last, parts, reverse, batch_major,
+                 workspace->typed_data());
 }
 
 ffi::Error Backward(Seq xs, Mat h0,
@@ -310,17 +402,20 @@ ffi::Error Backward(Seq xs, Mat h0,
                     Mat dc_last, ffi::ResultBuffer<ffi::F32, 3> dxs,
                     ffi::ResultBuffer<ffi::F32, 2> dh0, ffi::ResultBuffer<ffi::F32, 2> dc0,
                     ffi::ResultBuffer<ffi::F32, 2> dw_x, ffi::ResultBuffer<ffi::F32, 2> dw_h,
-                    ffi::ResultBuffer<ffi::F32, 1> db, int64_t parts) {
+                    ffi::ResultBuffer<ffi::F32, 1> db, int64_t parts, bool reverse,
+                    bool batch_major) {
   auto dims = xs.dimensions();
-  const Shape whole{dims[0], dims[1], dims[1], dims[2], h0.dimensions()[1]};
+  const int64_t batch = h0.dimensions()[0];
+  const Shape whole{batch_major ? dims[1] : dims[0], batch, batch, dims[2], h0.dimensions()[1],
+                    reverse, batch_major};
   auto slices = Slices(whole.batch, parts);
   std::vector<std::unique_ptr<Entry>> entries(slices.size());
   std::string error = OnSlices(whole.batch, parts, [&](size_t k, int64_t offset, int64_t n) {
-    const Shape s{whole.t, whole.batch, n, whole.d, whole.h};
+    const Shape s = whole.Slice(n);
     auto e = Primitives().Take(Kind::kBackward, s);
     dnnl::stream stream(Engine());
     auto seq = [&](const float* data, int64_t c) {
-      return Wrap(Sequence(s, c), data + offset * c);
+      return Wrap(Sequence(s, c), data + SequenceOffset(s, offset, c));
     };
     auto carry = [&](const float* data) { return Wrap(Carry(s), data + offset * s.h); };
     memory dw_x_any = Wrap(e->dw_x, e->dw_x_buffer.data());
@@ -383,7 +478,7 @@ ffi::Error Backward(Seq xs, Mat h0,
   }
   for (size_t k = 0; k < slices.size(); ++k) {
     if (!entries[k]) continue;
-    const Shape s{whole.t, whole.batch, slices[k].second, whole.d, whole.h};
+    const Shape s = whole.Slice(slices[k].second);
     Primitives().Give(Kind::kBackward, s, std::move(entries[k]));
   }
   if (!error.empty()) return ffi::Error::Internal("jaxnets oneDNN LSTM backward: " + error);
@@ -403,7 +498,9 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(JaxnetsLstmInfer, Infer,
                                   .Ret<Seq>()
                                   .Ret<Mat>()
                                   .Ret<Mat>()
-                                  .Attr<int64_t>("parts"));
+                                  .Attr<int64_t>("parts")
+                                  .Attr<bool>("reverse")
+                                  .Attr<bool>("batch_major"));
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(JaxnetsLstmTrain, Train,
                               ffi::Ffi::Bind()
@@ -417,7 +514,9 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(JaxnetsLstmTrain, Train,
                                   .Ret<Mat>()
                                   .Ret<Mat>()
                                   .Ret<Bytes>()
-                                  .Attr<int64_t>("parts"));
+                                  .Attr<int64_t>("parts")
+                                  .Attr<bool>("reverse")
+                                  .Attr<bool>("batch_major"));
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(JaxnetsLstmBackward, Backward,
                               ffi::Ffi::Bind()
@@ -440,14 +539,16 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(JaxnetsLstmBackward, Backward,
                                   .Ret<Mat>()
                                   .Ret<Mat>()
                                   .Ret<Vec>()
-                                  .Attr<int64_t>("parts"));
+                                  .Attr<int64_t>("parts")
+                                  .Attr<bool>("reverse")
+                                  .Attr<bool>("batch_major"));
 
 // The training forward's workspace in bytes (all slices together), for the caller to
 // allocate; -1 when oneDNN has no LSTM for this shape.
 extern "C" int64_t jaxnets_lstm_workspace_bytes(int64_t t, int64_t batch, int64_t d, int64_t h,
-                                                int64_t parts) {
+                                                int64_t parts, bool reverse, bool batch_major) {
   try {
-    const Shape whole{t, batch, batch, d, h};
+    const Shape whole{t, batch, batch, d, h, reverse, batch_major};
     auto slices = Slices(batch, parts);
     return WorkspaceOffset(slices, slices.size(), whole);
   } catch (const std::exception&) {
