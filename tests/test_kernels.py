@@ -66,13 +66,13 @@ STAND_INS = {"lstm_cudnn": functools.partial(lstm_cudnn, call=cudnn_reference_ca
 @contextlib.contextmanager
 def runnable_here(name):
     """``name``, or its stand-in registered for this backend while the block runs.
-    The oneDNN LSTM has no stand-in: without its extension the case is skipped, except
+    The oneDNN kernels have no stand-in: without their extension the case is skipped, except
     in CI, which installs it."""
     kernel = KERNELS[name]
-    if name == "lstm_onednn" and onednn_available() is not None:
+    if name.endswith("_onednn") and onednn_available() is not None:
         if os.environ.get("CI"):
-            pytest.fail(f"lstm_onednn cannot run in CI: {onednn_available()}")
-        pytest.skip(f"lstm_onednn: {onednn_available()}")
+            pytest.fail(f"{name} cannot run in CI: {onednn_available()}")
+        pytest.skip(f"{name}: {onednn_available()}")
     if jax.default_backend() in kernel.backends:
         yield name
         return

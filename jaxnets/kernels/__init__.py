@@ -12,9 +12,11 @@ equal to its cell; ``tests/test_kernels.py`` runs it on every registered kernel.
 First, on CPU in float32, where the optional oneDNN extension is installed (``pip install
 "jaxnets[onednn]"``; ``onednn_available()`` says why not where it is not):
 
-  lstm_onednn   ``jaxnets.cells.lstm`` without peepholes, projection or layer norm: oneDNN's
-                LSTM primitives forward and backward (torch.nn.LSTM's CPU kernel) through
-                ``jax.ffi``; padded batches (``lengths``) go to ``lstm_blocks``
+  lstm_onednn   ``jaxnets.cells.lstm`` without peepholes, projection or layer norm
+  gru_onednn    ``jaxnets.cells.gru`` with ``reset_after=True``, no layer norm
+                both oneDNN's RNN primitives forward and backward (the CPU kernels of
+                torch.nn.LSTM and torch.nn.GRU) through ``jax.ffi``; padded batches
+                (``lengths``) go to ``lstm_blocks`` and ``gru_fused``
 
 Then, for CPU in float32, float64, bfloat16 and float16, where ``python
 benchmarks/kernels.py [--dtype bfloat16]`` measured them to win (train step against the
@@ -49,8 +51,9 @@ from ._cudnn import cudnn_weights, lstm_cudnn
 from ._cudnn import reference_call as cudnn_reference_call
 from ._fused import elman, elman_supports, gru, gru_supports
 from ._lstm import lstm, lstm_supports
-from ._onednn_lstm import available as onednn_available
-from ._onednn_lstm import lstm as lstm_onednn
+from ._onednn_rnn import available as onednn_available
+from ._onednn_rnn import gru as gru_onednn
+from ._onednn_rnn import lstm as lstm_onednn
 from ._pool import tiled_pool, tiled_pool_supports
 from ._registry import IMPLS as IMPLS
 from ._registry import KERNELS as KERNELS
@@ -63,8 +66,12 @@ _CPU = ("cpu",)
 _FLOATS = ("float32", "float64", "bfloat16", "float16")
 
 
-def _onednn_supports(options):
+def _lstm_onednn_supports(options):
     return lstm_supports(options) or onednn_available()
+
+
+def _gru_onednn_supports(options):
+    return gru_supports(options) or onednn_available()
 
 
 register(
@@ -75,7 +82,18 @@ register(
         _CPU,
         ("float32",),
         supports="no peephole, no proj_size, no layer_norm; with jaxnets[onednn] installed",
-        check=_onednn_supports,
+        check=_lstm_onednn_supports,
+    )
+)
+register(
+    Kernel(
+        "gru_onednn",
+        "gru",
+        gru_onednn,
+        _CPU,
+        ("float32",),
+        supports="reset_after=True, no layer_norm; with jaxnets[onednn] installed",
+        check=_gru_onednn_supports,
     )
 )
 register(
