@@ -1,7 +1,7 @@
 """Every registered kernel against its reference, on this machine: the figures the
 kernels' docstrings cite.
 
-    python benchmarks/kernels.py [--runs 10] [--rounds 3] [--only NAME,NAME]
+    python benchmarks/kernels.py [--runs 10] [--rounds 3] [--only NAME,NAME] [--dtype D]
         [--dtype float32]
 
 Cell kernels: a train step's gradient (``jax.grad`` of the mean squared outputs through
@@ -25,7 +25,7 @@ from jax import lax
 from peers import SIZES, timed
 
 from jaxnets.cells import CELLS
-from jaxnets.kernels import KERNELS
+from jaxnets.kernels import KERNELS, onednn_available
 from jaxnets.layers import max_pool2d
 from jaxnets.rnn import unroll
 
@@ -36,7 +36,7 @@ def cell_cases(name, kind, dtype):
         params = cell.init(jax.random.key(0), d)
         xs = jax.random.normal(jax.random.key(1), (b, t, d), dtype)
         lengths = np.random.default_rng(0).integers(t // 2, t + 1, size=b)
-        for padded in (False, True):
+        for padded in (False, True) if KERNELS[name].lengths else (False,):
             run = {"lengths": lengths} if padded else {}
 
             def calls(impl, run=run, cell=cell, params=params, xs=xs):
@@ -114,10 +114,19 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--only", default=",".join(KERNELS))
+    parser.add_argument("--only", help="kernel names (default: those that run here)")
     parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
     args = parser.parse_args()
     dtype = jnp.dtype(args.dtype)
+    if args.only is None:
+        # What runs here: this backend and dtype, the oneDNN kernels where installed.
+        args.only = ",".join(
+            name
+            for name, kernel in KERNELS.items()
+            if jax.default_backend() in kernel.backends
+            and args.dtype in kernel.dtypes
+            and not (name.endswith("_onednn") and onednn_available())
+        )
     device = jax.devices()[0]
     print(f"jax {jax.__version__} on {device.platform} ({device.device_kind}), {args.dtype}")
     print("| kernel | case | train ms, reference | train ms, kernel | x | "

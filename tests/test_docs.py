@@ -124,6 +124,28 @@ def test_the_precision_page_runs_as_written(capsys):
         np.testing.assert_allclose(runs[name].history.loss, runs["float32"].history.loss, rtol=0.05)
 
 
+def test_the_speed_page_runs_as_written(capsys):
+    import re
+
+    from jaxnets.kernels import onednn_available
+
+    page = (ROOT / "docs" / "speed.md").read_text()
+    namespace = {}
+    for block in re.findall(r"```python\n(.*?)```", page, re.S):
+        exec(compile(block, "docs/speed.md", "exec"), namespace)
+    lines = capsys.readouterr().out.splitlines()
+    ready = onednn_available() is None
+    lstm, gru = ("lstm_onednn", "gru_onednn") if ready else ("lstm_blocks", "gru_fused")
+    assert lines[1:6] == [
+        f"lstm: {lstm}",
+        f"gru: {gru}",
+        "lstm, padded batch: lstm_blocks",
+        "lstm, bfloat16: lstm_blocks",
+        "lstm, peepholes: None",
+    ]
+    assert lines[6:] == ["16 cases agree"] * ready + ["gradients as the plain scan's: True"]
+
+
 def test_the_blocks_page_runs_as_written(capsys):
     import re
 
