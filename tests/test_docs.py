@@ -143,7 +143,11 @@ def test_the_speed_page_runs_as_written(capsys):
         "lstm, bfloat16: lstm_blocks",
         "lstm, peepholes: None",
     ]
-    assert lines[6:] == ["16 cases agree"] * ready + ["gradients as the plain scan's: True"]
+    assert lines[6:] == ["16 cases agree"] * ready + [
+        "gradients as the plain scan's: True",
+        "oneDNN calls in the vmapped program: False",
+        "per-model gradients: (4, 32, 128)",
+    ]
 
 
 def test_the_blocks_page_runs_as_written(capsys):

@@ -8,10 +8,11 @@ import os
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from jaxnets.cells import LSTMCarry, gru, lstm
-from jaxnets.kernels import KERNELS, _onednn_rnn, onednn_available
+from jaxnets.kernels import KERNELS, _onednn_rnn, onednn_available, vmapped_models
 from jaxnets.rnn import recurrent, unroll
 
 if onednn_available() is not None:
@@ -154,3 +155,44 @@ def test_without_the_extension_auto_runs_the_jax_kernels_and_forcing_one_names_w
     with pytest.raises(ValueError, match=r"'lstm_onednn' does not apply: oneDNN is not installed"):
         unroll(lstm(4), lstm(4).init(jax.random.key(0), 3), xs, impl="lstm_onednn")
     assert KERNELS["lstm_onednn"].check({}) == KERNELS["gru_onednn"].check({}) == why
+
+
+def test_inside_vmapped_models_auto_takes_the_kernels_that_batch_over_models(rng):
+    # Under jax.vmap a foreign call runs model after model; fit_seeds traces its
+    # programs inside vmapped_models(), so its seeds run the pure-JAX kernels batched.
+    cell = lstm(4)
+    params = jax.vmap(lambda k: cell.init(k, 3))(jax.random.split(jax.random.key(0), 3))
+    xs = jnp.asarray(rng.normal(size=(2, 7, 3)), jnp.float32)
+
+    def program(impl="auto"):
+        return str(jax.make_jaxpr(jax.vmap(lambda p: unroll(cell, p, xs, impl=impl)[1]))(params))
+
+    assert "jaxnets_lstm_infer" in program()
+    with vmapped_models():
+        assert "jaxnets_lstm" not in program()
+        assert program() == program("lstm_blocks")
+        assert "jaxnets_lstm_infer" in program("lstm_onednn")  # forcing still runs it
+    assert "jaxnets_lstm_infer" in program()
+
+
+def test_fit_seeds_runs_the_pure_jax_kernel_and_fit_the_onednn_one(monkeypatch):
+    from jaxnets.train import fit, fit_seeds, mse
+
+    ran = []
+    for name in ("lstm_onednn", "lstm_blocks"):
+
+        def spy(*args, kernel=KERNELS[name], **kwargs):
+            ran.append(kernel.name)  # at trace time
+            return kernel.run(*args, **kwargs)
+
+        monkeypatch.setitem(KERNELS, name, KERNELS[name]._replace(run=spy))
+    model = recurrent(lstm(4))
+    x, y = jnp.ones((8, 5, 3)), jnp.zeros((8, 5, 4))
+    _, params, state = model.init(jax.random.key(0), (5, 3))
+    fit(model, params, state, optax.sgd(0.1), mse, x, y, epochs=1, batch_size=4,
+        key=jax.random.key(1))  # fmt: skip
+    assert set(ran) == {"lstm_onednn"}
+    ran.clear()
+    fit_seeds(model, optax.sgd(0.1), mse, x, y, keys=jax.random.split(jax.random.key(2), 2),
+              epochs=1, batch_size=4)  # fmt: skip
+    assert set(ran) == {"lstm_blocks"}

@@ -16,7 +16,9 @@ First, on CPU in float32, where the optional oneDNN extension is installed (``pi
   gru_onednn    ``jaxnets.cells.gru`` with ``reset_after=True``, no layer norm
                 both oneDNN's RNN primitives forward and backward (the CPU kernels of
                 torch.nn.LSTM and torch.nn.GRU) through ``jax.ffi``; padded batches
-                (``lengths``) go to ``lstm_blocks`` and ``gru_fused``
+                (``lengths``) go to ``lstm_blocks`` and ``gru_fused``, and so do
+                programs traced inside ``vmapped_models()`` (``fit_seeds``): under
+                ``jax.vmap`` a foreign call runs once per model
 
 Then, for CPU in float32, float64, bfloat16 and float16, where ``python
 benchmarks/kernels.py [--dtype bfloat16]`` measured them to win (train step against the
@@ -61,6 +63,7 @@ from ._registry import Kernel as Kernel
 from ._registry import check_impl as check_impl
 from ._registry import choose as choose
 from ._registry import register as register
+from ._registry import vmapped_models as vmapped_models
 
 _CPU = ("cpu",)
 _FLOATS = ("float32", "float64", "bfloat16", "float16")
@@ -83,6 +86,7 @@ register(
         ("float32",),
         supports="no peephole, no proj_size, no layer_norm; with jaxnets[onednn] installed",
         check=_lstm_onednn_supports,
+        vmaps=False,
     )
 )
 register(
@@ -94,6 +98,7 @@ register(
         ("float32",),
         supports="reset_after=True, no layer_norm; with jaxnets[onednn] installed",
         check=_gru_onednn_supports,
+        vmaps=False,
     )
 )
 register(
@@ -193,4 +198,5 @@ __all__ = [
     "lstm_cudnn",
     "onednn_available",
     "register",
+    "vmapped_models",
 ]

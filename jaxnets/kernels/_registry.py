@@ -1,5 +1,7 @@
 """The one registry of kernels and the one place that chooses among them."""
 
+import contextlib
+import contextvars
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
@@ -28,6 +30,8 @@ class Kernel(NamedTuple):
     then ``reverse`` is False: ``unroll`` reverses within lengths itself); one that does
     not is never given lengths. ``parallel``: a parallel form (a prefix scan over time),
     run by ``unroll="associative"`` and never chosen by ``impl="auto"`` otherwise.
+    ``vmaps``: False for a kernel whose calls run one after another under ``jax.vmap``
+    (a foreign function); ``impl="auto"`` passes over it inside ``vmapped_models()``.
     """
 
     name: str
@@ -39,6 +43,7 @@ class Kernel(NamedTuple):
     check: Callable[[Mapping], str | None] = _any_options
     lengths: bool = False
     parallel: bool = False
+    vmaps: bool = True
 
     def describe(self) -> str:
         masks = ", padded steps (lengths) included" if self.lengths else ""
@@ -50,6 +55,23 @@ class Kernel(NamedTuple):
 
 
 KERNELS: dict[str, Kernel] = {}
+
+_VMAPPED = contextvars.ContextVar("jaxnets_vmapped_models", default=False)
+
+
+@contextlib.contextmanager
+def vmapped_models():
+    """While this block traces a program, ``impl="auto"`` passes over kernels that run
+    model after model under ``jax.vmap`` (``Kernel.vmaps`` False): wrap the tracing of a
+    ``jax.vmap`` over models (seeds, sweeps) in it, as ``jaxnets.train.fit_seeds`` does.
+    A foreign call in a vmapped program runs once per model; for small models the
+    pure-JAX kernels, batched over the models, were 1.4-2x faster. It acts at tracing:
+    a function ``jax.jit`` traced before, outside the block, keeps its kernels."""
+    token = _VMAPPED.set(True)
+    try:
+        yield
+    finally:
+        _VMAPPED.reset(token)
 
 
 def register(kernel: Kernel) -> Kernel:
@@ -119,7 +141,7 @@ def choose(
         if blocked is not None:
             return None
         for kernel in KERNELS.values():
-            if kernel.parallel != parallel:
+            if kernel.parallel != parallel or (_VMAPPED.get() and not kernel.vmaps):
                 continue
             if _why_not(kernel, kind, options, dtype, lengths, backend, parallel) is None:
                 return kernel

@@ -13,6 +13,7 @@ import numpy as np
 import optax
 
 from jaxnets.data import Batch
+from jaxnets.kernels import vmapped_models
 
 from . import _sources as sources
 from ._loop import FitResult, Loop, select
@@ -134,7 +135,15 @@ class Trainer:
 
             axes = (0, 0, None)
         if seeds:
-            return jax.vmap(fn, in_axes=axes)
+            per_seed = jax.vmap(fn, in_axes=axes)
+
+            def seeds_fn(*args):
+                # Traced here, under jit: kernels that would run seed after seed under
+                # vmap (the oneDNN ones) give way to the pure-JAX ones.
+                with vmapped_models():
+                    return per_seed(*args)
+
+            return seeds_fn
         if kind == "eval":
             return lambda *a: _leading_axis(fn(*a))
         return _metrics_axis(fn)

@@ -7,6 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxnets.kernels import vmapped_models
+
 from . import _sources as sources
 from ._engine import Trainer
 from ._loop import EarlyStopping, FitResult
@@ -258,9 +260,11 @@ def fit_seeds(
         _, params, state = model.init(k, input_shape)
         return TrainState(params, state, trainer.optimizer.init(params))
 
-    train_state = jax.vmap(init)(init_keys)
-    first = jax.tree.map(lambda a: a[0], train_state)
-    _check_shapes(trainer, first.params, first.state, data, first_batch, validation)
+    # Shape-only traces (the layers' init, the checks) pick what the vmapped programs run.
+    with vmapped_models():
+        train_state = jax.vmap(init)(init_keys)
+        first = jax.tree.map(lambda a: a[0], train_state)
+        _check_shapes(trainer, first.params, first.state, data, first_batch, validation)
     return trainer.run(
         train_state, fit_keys, data, first=first_batch, seeds=int(keys.shape[0]), epochs=epochs,
         batch_size=batch_size, validation=validation, early_stopping=early_stopping,
