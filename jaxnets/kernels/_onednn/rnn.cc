@@ -380,6 +380,43 @@ memory Scratchpad(Entry* e) {
                 Engine(), e->scratchpad.data());
 }
 
+// One slice's rows of the call's sequences and carries, in place.
+struct Rows {
+  const Shape& s;
+  int64_t offset;
+  memory Seq(const float* data, int64_t c) const {
+    return Wrap(Sequence(s, c), data + SequenceOffset(s, offset, c));
+  }
+  memory Carry(const float* data) const {
+    return Wrap(::Carry(s), data + offset * s.h);
+  }
+};
+
+// The forward's arguments for one slice, which the backward takes too; the weights
+// reordered into the entry's buffers.
+std::unordered_map<int, memory> ForwardArgs(const Rows& rows, const Arrays& a, Entry* e,
+                                            dnnl::stream& stream, uint8_t* workspace) {
+  const Shape& s = rows.s;
+  std::unordered_map<int, memory> args = {
+      {DNNL_ARG_SRC_LAYER, rows.Seq(a.xs, s.d)},
+      {DNNL_ARG_SRC_ITER, rows.Carry(a.h0)},
+      {DNNL_ARG_WEIGHTS_LAYER,
+       Reordered(stream, Weights(s.d, s, Tag::ldigo), a.w_x, e->w_x, e->w_x_buffer)},
+      {DNNL_ARG_WEIGHTS_ITER,
+       Reordered(stream, Weights(s.h, s, Tag::ldigo), a.w_h, e->w_h, e->w_h_buffer)},
+      {DNNL_ARG_BIAS, Wrap(Bias(s), a.b)},
+      {DNNL_ARG_DST_LAYER, rows.Seq(a.hs, s.h)},
+      {DNNL_ARG_DST_ITER, rows.Carry(a.h_last)},
+      {DNNL_ARG_SCRATCHPAD, Scratchpad(e)},
+  };
+  if (!s.gru) {
+    args[DNNL_ARG_SRC_ITER_C] = rows.Carry(a.c0);
+    args[DNNL_ARG_DST_ITER_C] = rows.Carry(a.c_last);
+  }
+  if (workspace) args[DNNL_ARG_WORKSPACE] = Wrap(e->workspace, workspace);
+  return args;
+}
+
 ffi::Error Forward(const Shape& whole, const Arrays& a, int64_t parts) {
   const Kind kind = a.workspace ? Kind::kTrain : Kind::kInfer;
   auto slices = Slices(whole.batch, parts);
@@ -388,30 +425,8 @@ ffi::Error Forward(const Shape& whole, const Arrays& a, int64_t parts) {
     const Shape s = whole.Slice(n);
     auto e = Primitives().Take(kind, s);
     dnnl::stream stream(Engine());
-    auto seq = [&](const float* data, int64_t c) {
-      return Wrap(Sequence(s, c), data + SequenceOffset(s, offset, c));
-    };
-    auto carry = [&](const float* data) { return Wrap(Carry(s), data + offset * s.h); };
-    std::unordered_map<int, memory> args = {
-        {DNNL_ARG_SRC_LAYER, seq(a.xs, s.d)},
-        {DNNL_ARG_SRC_ITER, carry(a.h0)},
-        {DNNL_ARG_WEIGHTS_LAYER,
-         Reordered(stream, Weights(s.d, s, Tag::ldigo), a.w_x, e->w_x, e->w_x_buffer)},
-        {DNNL_ARG_WEIGHTS_ITER,
-         Reordered(stream, Weights(s.h, s, Tag::ldigo), a.w_h, e->w_h, e->w_h_buffer)},
-        {DNNL_ARG_BIAS, Wrap(Bias(s), a.b)},
-        {DNNL_ARG_DST_LAYER, seq(a.hs, s.h)},
-        {DNNL_ARG_DST_ITER, carry(a.h_last)},
-        {DNNL_ARG_SCRATCHPAD, Scratchpad(e.get())},
-    };
-    if (!s.gru) {
-      args[DNNL_ARG_SRC_ITER_C] = carry(a.c0);
-      args[DNNL_ARG_DST_ITER_C] = carry(a.c_last);
-    }
-    if (a.workspace)
-      args[DNNL_ARG_WORKSPACE] =
-          Wrap(e->workspace, a.workspace + WorkspaceOffset(slices, k, whole));
-    e->primitive.execute(stream, args);
+    uint8_t* workspace = a.workspace ? a.workspace + WorkspaceOffset(slices, k, whole) : nullptr;
+    e->primitive.execute(stream, ForwardArgs({s, offset}, a, e.get(), stream, workspace));
     stream.wait();
     Primitives().Give(kind, s, std::move(e));
   });
@@ -427,42 +442,25 @@ ffi::Error Backward(const Shape& whole, const Arrays& a, int64_t parts) {
     const Shape s = whole.Slice(n);
     auto e = Primitives().Take(Kind::kBackward, s);
     dnnl::stream stream(Engine());
-    auto seq = [&](const float* data, int64_t c) {
-      return Wrap(Sequence(s, c), data + SequenceOffset(s, offset, c));
-    };
-    auto carry = [&](const float* data) { return Wrap(Carry(s), data + offset * s.h); };
+    const Rows rows{s, offset};
     memory dw_x_any = Wrap(e->dw_x, e->dw_x_buffer.data());
     memory dw_h_any = Wrap(e->dw_h, e->dw_h_buffer.data());
     // oneDNN adds the weight gradients to what these buffers hold.
     std::memset(e->dw_x_buffer.data(), 0, e->dw_x_buffer.size());
     std::memset(e->dw_h_buffer.data(), 0, e->dw_h_buffer.size());
     std::memset(e->db_user.data(), 0, e->db_user.size() * sizeof(float));
-    std::unordered_map<int, memory> args = {
-        {DNNL_ARG_SRC_LAYER, seq(a.xs, s.d)},
-        {DNNL_ARG_SRC_ITER, carry(a.h0)},
-        {DNNL_ARG_WEIGHTS_LAYER,
-         Reordered(stream, Weights(s.d, s, Tag::ldigo), a.w_x, e->w_x, e->w_x_buffer)},
-        {DNNL_ARG_WEIGHTS_ITER,
-         Reordered(stream, Weights(s.h, s, Tag::ldigo), a.w_h, e->w_h, e->w_h_buffer)},
-        {DNNL_ARG_BIAS, Wrap(Bias(s), a.b)},
-        {DNNL_ARG_DST_LAYER, seq(a.hs, s.h)},
-        {DNNL_ARG_DST_ITER, carry(a.h_last)},
-        {DNNL_ARG_WORKSPACE,
-         Wrap(e->workspace, a.workspace + WorkspaceOffset(slices, k, whole))},
-        {DNNL_ARG_DIFF_DST_LAYER, seq(a.dhs, s.h)},
-        {DNNL_ARG_DIFF_DST_ITER, carry(a.dh_last)},
-        {DNNL_ARG_DIFF_SRC_LAYER, seq(a.dxs, s.d)},
-        {DNNL_ARG_DIFF_SRC_ITER, carry(a.dh0)},
-        {DNNL_ARG_DIFF_WEIGHTS_LAYER, dw_x_any},
-        {DNNL_ARG_DIFF_WEIGHTS_ITER, dw_h_any},
-        {DNNL_ARG_DIFF_BIAS, Wrap(Bias(s), e->db_user.data())},
-        {DNNL_ARG_SCRATCHPAD, Scratchpad(e.get())},
-    };
+    auto args = ForwardArgs(rows, a, e.get(), stream,
+                            a.workspace + WorkspaceOffset(slices, k, whole));
+    args[DNNL_ARG_DIFF_DST_LAYER] = rows.Seq(a.dhs, s.h);
+    args[DNNL_ARG_DIFF_DST_ITER] = rows.Carry(a.dh_last);
+    args[DNNL_ARG_DIFF_SRC_LAYER] = rows.Seq(a.dxs, s.d);
+    args[DNNL_ARG_DIFF_SRC_ITER] = rows.Carry(a.dh0);
+    args[DNNL_ARG_DIFF_WEIGHTS_LAYER] = dw_x_any;
+    args[DNNL_ARG_DIFF_WEIGHTS_ITER] = dw_h_any;
+    args[DNNL_ARG_DIFF_BIAS] = Wrap(Bias(s), e->db_user.data());
     if (!s.gru) {
-      args[DNNL_ARG_SRC_ITER_C] = carry(a.c0);
-      args[DNNL_ARG_DST_ITER_C] = carry(a.c_last);
-      args[DNNL_ARG_DIFF_DST_ITER_C] = carry(a.dc_last);
-      args[DNNL_ARG_DIFF_SRC_ITER_C] = carry(a.dc0);
+      args[DNNL_ARG_DIFF_DST_ITER_C] = rows.Carry(a.dc_last);
+      args[DNNL_ARG_DIFF_SRC_ITER_C] = rows.Carry(a.dc0);
     }
     e->primitive.execute(stream, args);
     memory dw_x_user = Wrap(Weights(s.d, s, Tag::ldigo), e->dw_x_user.data());
