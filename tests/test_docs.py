@@ -1,6 +1,7 @@
 """The API reference build fails on a broken cross-reference (and passes without one)."""
 
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -24,6 +25,15 @@ def _build(tmp_path, page: str):
     )  # fmt: skip
 
 
+def _run_page(name: str) -> dict:
+    """Run every python block of docs/``name`` in order, in one namespace, and return it."""
+    namespace = {}
+    page = (ROOT / "docs" / name).read_text()
+    for block in re.findall(r"```python\n(.*?)```", page, re.S):
+        exec(compile(block, f"docs/{name}", "exec"), namespace)
+    return namespace
+
+
 def test_a_good_reference_builds(tmp_path):
     result = _build(tmp_path, "# Page\n\nSee [gru][jaxnets.cells.gru].\n\n::: jaxnets.cells.gru\n")
     assert result.returncode == 0, result.stderr
@@ -36,13 +46,7 @@ def test_a_broken_reference_fails_the_build(tmp_path):
 
 
 def test_the_training_page_runs_as_written(capsys):
-    import re
-
-    page = (ROOT / "docs" / "training.md").read_text()
-    blocks = re.findall(r"```python\n(.*?)```", page, re.S)
-    namespace = {}
-    for block in blocks:
-        exec(compile(block, "docs/training.md", "exec"), namespace)
+    namespace = _run_page("training.md")
     out = capsys.readouterr().out
     assert "must have shape (4, 32), got (4, 16)" in out
     assert namespace["result"].history.loss.shape == (5,)
@@ -51,20 +55,16 @@ def test_the_training_page_runs_as_written(capsys):
 
 
 def test_the_sweeps_page_runs_as_written(capsys):
-    import re
-
     from jaxnets.experiments import ConfigError, validate
 
-    page = (ROOT / "docs" / "sweeps.md").read_text()
-    namespace = {}
-    for block in re.findall(r"```python\n(.*?)```", page, re.S):
-        exec(compile(block, "docs/sweeps.md", "exec"), namespace)
+    _run_page("sweeps.md")
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "6 0 0"  # as the page's comment says
     assert len(lines) == 4
     # The YAML blocks pass the same validation (the import paths named after the page's
     # module; the data is not read, so no training data is needed).
     digits, leaky = None, None
+    page = (ROOT / "docs" / "sweeps.md").read_text()
     for block in re.findall(r"```yaml\n(.*?)```", page, re.S):
         raw = yaml.safe_load(block)
         if raw["name"] == "digits":
@@ -77,16 +77,11 @@ def test_the_sweeps_page_runs_as_written(capsys):
 
 
 def test_the_kernels_page_runs_as_written(capsys):
-    import re
-
     from jaxnets.kernels import KERNELS
 
-    page = (ROOT / "docs" / "kernels.md").read_text()
-    namespace = {}
     registered = dict(KERNELS)
     try:
-        for block in re.findall(r"```python\n(.*?)```", page, re.S):
-            exec(compile(block, "docs/kernels.md", "exec"), namespace)
+        _run_page("kernels.md")
         assert "leaky_projected" in KERNELS
     finally:  # the page registers its kernel; other tests see the library's own
         KERNELS.clear()
@@ -97,12 +92,7 @@ def test_the_kernels_page_runs_as_written(capsys):
 
 
 def test_the_parallel_page_runs_as_written(capsys):
-    import re
-
-    page = (ROOT / "docs" / "parallel.md").read_text()
-    namespace = {}
-    for block in re.findall(r"```python\n(.*?)```", page, re.S):
-        exec(compile(block, "docs/parallel.md", "exec"), namespace)
+    _run_page("parallel.md")
     assert capsys.readouterr().out.splitlines() == [
         "largest difference: True",
         "same numbers: True",
@@ -110,12 +100,7 @@ def test_the_parallel_page_runs_as_written(capsys):
 
 
 def test_the_precision_page_runs_as_written(capsys):
-    import re
-
-    page = (ROOT / "docs" / "precision.md").read_text()
-    namespace = {}
-    for block in re.findall(r"```python\n(.*?)```", page, re.S):
-        exec(compile(block, "docs/precision.md", "exec"), namespace)
+    namespace = _run_page("precision.md")
     lines = capsys.readouterr().out.splitlines()
     assert lines[:2] == ["bfloat16 bfloat16", "float32 float32"]  # as the comments say
     runs = namespace["runs"]
@@ -125,14 +110,9 @@ def test_the_precision_page_runs_as_written(capsys):
 
 
 def test_the_speed_page_runs_as_written(capsys):
-    import re
-
     from jaxnets.kernels import onednn_available
 
-    page = (ROOT / "docs" / "speed.md").read_text()
-    namespace = {}
-    for block in re.findall(r"```python\n(.*?)```", page, re.S):
-        exec(compile(block, "docs/speed.md", "exec"), namespace)
+    _run_page("speed.md")
     lines = capsys.readouterr().out.splitlines()
     ready = onednn_available() is None
     lstm, gru = ("lstm_onednn", "gru_onednn") if ready else ("lstm_blocks", "gru_fused")
@@ -151,12 +131,7 @@ def test_the_speed_page_runs_as_written(capsys):
 
 
 def test_the_blocks_page_runs_as_written(capsys):
-    import re
-
-    page = (ROOT / "docs" / "blocks.md").read_text()
-    namespace = {}
-    for block in re.findall(r"```python\n(.*?)```", page, re.S):
-        exec(compile(block, "docs/blocks.md", "exec"), namespace)
+    namespace = _run_page("blocks.md")
     out = capsys.readouterr().out
     assert "causal stack keeps the length: (100, 8)" in out
     assert "(28, 28, 1) (3, 3, 1, 16)" in out
