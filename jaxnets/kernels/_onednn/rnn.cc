@@ -282,11 +282,10 @@ Helpers& TheHelpers() {
   return *helpers;
 }
 
-// Runs fn(k, offset, n) for every slice, slice 0 on the calling thread and the others
-// on helpers; oneDNN runs single-threaded on each. The first error wins.
+// Runs fn(k, offset, n) for every slice (offset, n), slice 0 on the calling thread and
+// the others on helpers; oneDNN runs single-threaded on each. The first error wins.
 template <typename Fn>
-std::string OnSlices(int64_t batch, int64_t parts, Fn fn) {
-  auto slices = Slices(batch, parts);
+std::string OnSlices(const std::vector<std::pair<int64_t, int64_t>>& slices, Fn fn) {
   std::vector<std::string> errors(slices.size());
   auto run = [&](size_t k) {
     try {
@@ -421,7 +420,7 @@ ffi::Error Forward(const Shape& whole, const Arrays& a, int64_t parts) {
   const Kind kind = a.workspace ? Kind::kTrain : Kind::kInfer;
   auto slices = Slices(whole.batch, parts);
   if (a.workspace) HugePages(a.workspace, WorkspaceOffset(slices, slices.size(), whole));
-  std::string error = OnSlices(whole.batch, parts, [&](size_t k, int64_t offset, int64_t n) {
+  std::string error = OnSlices(slices, [&](size_t k, int64_t offset, int64_t n) {
     const Shape s = whole.Slice(n);
     auto e = Primitives().Take(kind, s);
     dnnl::stream stream(Engine());
@@ -438,7 +437,7 @@ ffi::Error Forward(const Shape& whole, const Arrays& a, int64_t parts) {
 ffi::Error Backward(const Shape& whole, const Arrays& a, int64_t parts) {
   auto slices = Slices(whole.batch, parts);
   std::vector<std::unique_ptr<Entry>> entries(slices.size());
-  std::string error = OnSlices(whole.batch, parts, [&](size_t k, int64_t offset, int64_t n) {
+  std::string error = OnSlices(slices, [&](size_t k, int64_t offset, int64_t n) {
     const Shape s = whole.Slice(n);
     auto e = Primitives().Take(Kind::kBackward, s);
     dnnl::stream stream(Engine());
